@@ -1,0 +1,178 @@
+"""The ``neardupd`` command line: parse, call one function, print."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from neardupd import report
+from neardupd.config import DATABASE_ENV, Config, default_database, load_config
+from neardupd.errors import NeardupError
+from neardupd.indexer import Analyser, Indexer, compare
+from neardupd.store import display_path, open_store
+
+EXIT_USAGE = 64
+EXIT_DATAERR = 65
+
+
+def _config(ctx: click.Context, db: str | None) -> Config:
+    config: Config = ctx.obj["config"]
+    return config.replace(database=Path(db)) if db else config
+
+
+db_option = click.option("--db", type=click.Path(dir_okay=False), envvar=DATABASE_ENV,
+                         help=f"Index database [default: ${DATABASE_ENV} or {default_database()}].")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(package_name="neardupd")
+@click.pass_context
+def main(ctx: click.Context, config_file: str | None, verbose: int, debug: bool) -> None:
+    """Find exact duplicates, near-duplicates and modified copies in photo folders.
+
+    \b
+    Example:
+        neardupd scan ~/Pictures
+        neardupd dupes
+    """
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"config": load_config(config_file), "debug": debug}
+
+
+@main.command()
+@db_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.pass_context
+def scan(ctx: click.Context, db: str | None, paths: Sequence[str]) -> None:
+    """Index the images under PATHS (incremental) and record their copies.
+
+    \b
+    Example:
+        neardupd scan ~/Pictures /mnt/photos
+    """
+    config = _config(ctx, db)
+    with open_store(config.database) as store:
+        indexer = Indexer(store, config)
+        summary = report.scan_with_progress(indexer, paths, show=sys.stderr.isatty())
+        click.echo(report.scan_summary(summary, store.counts(), config.database))
+
+
+@main.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per pair, one per line.")
+@click.option("--min-score", type=click.FloatRange(0, 1), default=None,
+              help="Lowest score shown [default: the index's match threshold]; lower shows weaker candidates.")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["exact", "pixel", "near", "modified"]),
+              help="Only these kinds (repeatable).")
+@click.pass_context
+def dupes(ctx: click.Context, db: str | None, as_json: bool, min_score: float | None, kinds: tuple[str, ...]) -> None:
+    """List the copies found, as groups (or pairs with --json).
+
+    \b
+    Example:
+        neardupd dupes --kind exact
+        neardupd dupes --json --min-score 0.4 | jq .
+    """
+    config = _config(ctx, db)
+    if not config.database.exists():
+        raise click.ClickException(f"{config.database}: no index yet; run `neardupd scan FOLDER` first")
+    with open_store(config.database, readonly=True) as store:
+        threshold = float(store.setting("match_threshold", str(config.match.threshold)) or 0)
+        rows = store.pairs(threshold if min_score is None else min_score, kinds)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(report.pair_json(row), ensure_ascii=False))
+    else:
+        click.echo(report.groups_text(rows))
+
+
+@main.command(name="compare")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="The pairs as JSON lines.")
+@click.pass_context
+def compare_command(ctx: click.Context, paths: Sequence[str], as_json: bool) -> None:
+    """How alike images are: one score for two, an n x n matrix for more.
+
+    \b
+    Example:
+        neardupd compare original.jpg copy.jpg
+    """
+    config: Config = ctx.obj["config"]
+    analyser = Analyser(config)
+    items = [analyser.analyse(os.fsencode(path)) for path in paths]
+    results = {(i, j): compare(items[i], items[j], config) for i in range(len(items)) for j in range(i + 1, len(items))}
+    if as_json:
+        for (i, j), (score, kind, transform, details) in results.items():
+            click.echo(json.dumps({"a": paths[i], "b": paths[j], "score": round(score, 4), "kind": kind,
+                                   "transform": transform, **details}, ensure_ascii=False))
+    elif len(items) == 2:
+        score, kind, transform, details = results[(0, 1)]
+        click.echo(f"{score:.3f}  {kind}  {report.describe(transform, details)}")
+    else:
+        click.echo(report.matrix_text(paths, {k: v[0] for k, v in results.items()}))
+
+
+@main.command()
+@db_option
+@click.argument("image", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per match.")
+@click.option("--min-score", type=click.FloatRange(0, 1), default=None, help="Lowest score shown.")
+@click.pass_context
+def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_score: float | None) -> None:
+    """Do I already have IMAGE? Matches it against the index without adding it.
+
+    \b
+    Example:
+        neardupd query ~/Downloads/IMG_1234.jpg
+    """
+    config = _config(ctx, db)
+    if not config.database.exists():
+        raise click.ClickException(f"{config.database}: no index yet; run `neardupd scan FOLDER` first")
+    with open_store(config.database) as store:
+        indexer = Indexer(store, config)
+        floor = config.match.threshold if min_score is None else min_score
+        found = [c for c in indexer.query(os.fsencode(image)) if c.score >= floor]
+        rows = [(display_path(store.path_of(c.file_id)), c) for c in found]
+    for path, cand in rows:
+        if as_json:
+            click.echo(json.dumps({"a": path, "b": image, "score": round(cand.score, 4), "kind": cand.kind,
+                                   "transform": cand.transform, **cand.details}, ensure_ascii=False))
+        else:
+            click.echo(f"{cand.score:.3f}  {cand.kind:<8}  {path}  ({report.describe(cand.transform, cand.details)})")
+    if not rows and not as_json:
+        click.echo("no copy of this image is indexed")
+    ctx.exit(0 if rows else 1)
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Entry point: run the CLI and return an exit code; domain errors become one line."""
+    try:
+        main.main(args=args, prog_name="neardupd", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.ClickException as err:
+        err.show()
+        return EXIT_USAGE if isinstance(err, click.UsageError) else 1
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except NeardupError as err:
+        if "--debug" in (args if args is not None else sys.argv):
+            raise
+        click.echo(f"neardupd: {err}", err=True)
+        return EXIT_DATAERR
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())

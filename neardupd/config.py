@@ -1,0 +1,114 @@
+"""Configuration: frozen dataclasses with every default, loaded from TOML.
+
+Example file (every key optional)::
+
+    database = "/var/lib/neardupd/index.sqlite"
+
+    [decode]
+    work_size = 256
+    max_pixels = 200_000_000
+
+    [match]
+    radius = 16
+    candidates = 10
+    threshold = 0.6
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neardupd.errors import ConfigError
+
+DATABASE_ENV = "NEARDUPD_DB"
+
+
+def default_database() -> Path:
+    """``$NEARDUPD_DB``, else ``$XDG_DATA_HOME/neardupd/index.sqlite`` (~/.local/share/...)."""
+    if os.environ.get(DATABASE_ENV):
+        return Path(os.environ[DATABASE_ENV])
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "neardupd" / "index.sqlite"
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    work_size: int = 256
+    """Long side, in pixels, of the array every signature is computed from."""
+    max_pixels: int = 200_000_000
+    """Pictures with more pixels are refused as ``too_large`` (decompression bombs)."""
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    radius: int = 16
+    """Largest Hamming distance (of 64 bits) at which a stored hash is a candidate."""
+    candidates: int = 10
+    """At most this many nearest candidates are confirmed per new picture."""
+    floor: float = 0.35
+    """Pairs scoring below this are not stored at all."""
+    threshold: float = 0.6
+    """Pairs at or above this are reported as copies (the views and ``dupes`` default)."""
+    min_contrast: float = 4.0
+    """Flatter pictures (grey-level std. dev. of the thumb) only match exactly or by pixels."""
+    min_side: int = 16
+    """Smaller pictures (in pixels) only match exactly or by pixels."""
+
+
+@dataclass(frozen=True)
+class Config:
+    database: Path = field(default_factory=default_database)
+    decode: DecodeSettings = field(default_factory=DecodeSettings)
+    match: MatchSettings = field(default_factory=MatchSettings)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read a TOML config file; ``None`` gives the defaults. Unknown keys are errors."""
+    if path is None:
+        return Config()
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except OSError as err:
+        raise ConfigError(path, f"cannot read the config file ({err.strerror})") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(path, f"not valid TOML: {err}") from err
+    return _build(Config, raw, path, "")
+
+
+def _build(cls: type, raw: dict[str, Any], path: str | os.PathLike[str], prefix: str) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(path, f"unknown setting {prefix}{key!r}; known: {', '.join(sorted(known))}")
+        default = known[key].default_factory() if known[key].default_factory is not dataclasses.MISSING \
+            else known[key].default
+        values[key] = _coerce(default, value, path, f"{prefix}{key}")
+    return cls(**values)
+
+
+def _coerce(default: Any, value: Any, path: str | os.PathLike[str], name: str) -> Any:
+    if dataclasses.is_dataclass(default):
+        if not isinstance(value, dict):
+            raise ConfigError(path, f"[{name}] must be a table")
+        return _build(type(default), value, path, f"{name}.")
+    if isinstance(default, Path):
+        if not isinstance(value, str):
+            raise ConfigError(path, f"{name} must be a path string")
+        return Path(value).expanduser()
+    if isinstance(default, bool) or not isinstance(value, (int, float)) or isinstance(value, bool):
+        if type(value) is not type(default):
+            raise ConfigError(path, f"{name} must be {type(default).__name__}, not {value!r}")
+        return value
+    if isinstance(default, int) and not isinstance(value, int):
+        raise ConfigError(path, f"{name} must be a whole number, not {value!r}")
+    return type(default)(value)

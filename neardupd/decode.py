@@ -1,0 +1,199 @@
+"""One canonical way from a file to a small, upright, 8-bit RGB array.
+
+Every signature is computed from what :func:`decode_file` returns, so the file is decoded
+exactly once. JPEGs are decoded at reduced size with Pillow's ``draft()`` (the DCT scaling
+of libjpeg), which is where most of the speed comes from.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from neardupd.errors import DecodeError
+
+log = logging.getLogger(__name__)
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP", "PPM", "HEIF", "AVIF")
+BACKGROUND = (255, 255, 255)
+"""Transparent pixels are composited on this colour (what most viewers show)."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded picture: ``pixels`` is upright RGB uint8, at most ``work_size`` on its long side."""
+
+    pixels: np.ndarray
+    width: int
+    height: int
+    format: str
+    pixel_digest: bytes
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pixels.shape[0], self.pixels.shape[1]
+
+
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"BM",
+          b"P1", b"P2", b"P3", b"P4", b"P5", b"P6")
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
+
+
+def looks_like_image(head: bytes) -> bool:
+    """Whether the first bytes of a file look like a format neardupd reads (a cheap sniff)."""
+    if head.startswith(_MAGIC):
+        return True
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return True
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+@functools.cache
+def _register_heif() -> bool:
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - optional at run time
+        log.warning("pillow-heif is not installed: HEIC/HEIF files will be reported unsupported")
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def decode_file(path: str | bytes | os.PathLike, *, work_size: int = 256,
+                max_pixels: int = 200_000_000) -> Decoded:
+    """Decode ``path`` into a :class:`Decoded`, or raise :class:`DecodeError` saying why not."""
+    try:
+        with open(path, "rb") as handle:
+            return decode_stream(handle, path, work_size=work_size, max_pixels=max_pixels)
+    except OSError as err:
+        raise DecodeError(path, "unreadable", f"cannot read the file ({err.strerror or err})") from err
+
+
+def decode_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size: int = 256,
+                  max_pixels: int = 200_000_000) -> Decoded:
+    """Decode an open binary file; ``path`` is only used in error messages."""
+    _register_heif()
+    if handle.read(1) == b"":
+        raise DecodeError(path, "empty", "the file is empty")
+    handle.seek(0)
+    Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's bomb check reads this; we make its warning an error
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = _open(handle, path)
+        width, height = _check_size(image, path, max_pixels)
+        if image.format == "JPEG":
+            image.draft(None, (work_size, work_size))
+        _load(image, path)
+    if _orientation(image) in (5, 6, 7, 8):
+        width, height = height, width
+    upright = _apply_orientation(image, path)
+    rgb = to_rgb(upright)
+    digest = _pixel_digest(rgb)
+    small = _shrink(rgb, work_size)
+    return Decoded(np.asarray(small), width, height, str(image.format), digest)
+
+
+def _open(handle: BinaryIO, path: str | bytes | os.PathLike) -> Image.Image:
+    try:
+        image = Image.open(handle, formats=ALLOWED_FORMATS)
+    except UnidentifiedImageError as err:
+        raise DecodeError(path, "unsupported", "not an image format neardupd reads "
+                          f"({', '.join(ALLOWED_FORMATS)})") from err
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise DecodeError(path, "too_large", f"too many pixels to decode safely ({err})") from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise DecodeError(path, "corrupt", f"the image header is damaged ({err})") from err
+    return image
+
+
+def _check_size(image: Image.Image, path: str | bytes | os.PathLike, max_pixels: int) -> tuple[int, int]:
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise DecodeError(path, "corrupt", f"the image claims a size of {width}x{height}")
+    if width * height > max_pixels:
+        raise DecodeError(path, "too_large", f"{width}x{height} is more than the limit of "
+                          f"{max_pixels:,} pixels (limits.max_pixels in the config)")
+    return width, height
+
+
+def _load(image: Image.Image, path: str | bytes | os.PathLike) -> None:
+    try:
+        image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise DecodeError(path, "too_large", f"too many pixels to decode safely ({err})") from err
+    except OSError as err:
+        if "truncated" in str(err) or "broken data stream" in str(err):
+            raise DecodeError(path, "truncated", f"the file ends early ({err}); it may still be "
+                              "copying, or the copy was cut off") from err
+        raise DecodeError(path, "corrupt", f"the image data is damaged ({err})") from err
+    except (SyntaxError, ValueError, EOFError, MemoryError) as err:
+        raise DecodeError(path, "corrupt", f"the image data is damaged ({err})") from err
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 - any broken EXIF block means "no orientation"
+        return 1
+
+
+def _apply_orientation(image: Image.Image, path: str | bytes | os.PathLike) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(image) or image
+    except Exception as err:  # noqa: BLE001 - broken metadata must not lose the picture
+        log.warning("%s: ignoring unreadable EXIF orientation (%s)", os.fsdecode(path), err)
+        return image
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> RGB uint8; 16-bit and float are scaled, alpha composited on BACKGROUND."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        gray = _scale_to_8bit(np.asarray(image))
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
+
+
+def _scale_to_8bit(values: np.ndarray) -> np.ndarray:
+    values = values.astype(np.float64)
+    top = float(values.max()) if values.size else 0.0
+    low = float(values.min()) if values.size else 0.0
+    if low >= 0 and top <= 1.0 and values.dtype.kind == "f":
+        scale = 255.0
+    elif low >= 0 and top <= 255:
+        scale = 1.0
+    elif low >= 0 and top <= 65535:
+        scale = 255.0 / 65535.0
+    else:
+        values, scale = values - low, 255.0 / max(top - low, 1e-9)
+    return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
+
+
+def _pixel_digest(rgb: np.ndarray) -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.array(rgb.shape, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(rgb).data)
+    return digest.digest()
+
+
+def _shrink(rgb: np.ndarray, work_size: int) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = work_size / max(height, width)
+    if scale >= 1:
+        return np.ascontiguousarray(rgb)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = Image.fromarray(rgb)
+    return np.asarray(image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))

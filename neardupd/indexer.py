@@ -1,0 +1,313 @@
+"""One file end to end: stat -> skip/rename -> decode -> sign -> store -> match.
+
+:class:`Indexer` owns the neighbour index (a BK-tree built from the store at start and kept
+current) and is what both ``neardupd scan`` and the daemon call.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import hashlib
+import io
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from neardupd import confirm, signature
+from neardupd.bktree import BKTree
+from neardupd.config import Config
+from neardupd.decode import Decoded, decode_stream, looks_like_image
+from neardupd.errors import DecodeError
+from neardupd.signature import Picture, Signature
+from neardupd.store import Match, Store
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset(
+    b".jpg .jpeg .jpe .jfif .png .webp .gif .tif .tiff .bmp .dib .ppm .pgm .pbm .pnm .heic .heif .hif .avif".split())
+EXCLUDED_NAMES = (b".*", b"*.part", b"*.tmp", b"*.crdownload", b"@eaDir", b"#recycle", b"Thumbs.db", b"._*")
+"""Temporary and system names never indexed (dot files cover .DS_Store and rsync's .name.XXXXXX)."""
+_WHOLE_READ_LIMIT = 256 * 1024 * 1024
+
+
+class Outcome(enum.Enum):
+    INDEXED = "indexed"
+    UNCHANGED = "unchanged"
+    MOVED = "moved"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    """Not an image (no known extension, no image signature in its first bytes)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A scored pair between a new picture and a stored one."""
+
+    file_id: int
+    score: float
+    kind: str
+    transform: str
+    details: dict
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """One file decoded and signed in memory."""
+
+    path: bytes
+    file_digest: bytes
+    pixel_digest: bytes
+    signature: Signature
+    picture: Picture
+
+
+def judge(a: Picture, b: Picture, config: Config) -> tuple[float, str, str, dict] | None:
+    """Confirm and explain a pair of pictures: (score, kind, transform, details), or None if
+    either is too flat or small to compare."""
+    if not (_matchable(a, config) and _matchable(b, config)):
+        return None
+    result = confirm.confirm(a.thumb, b.thumb)
+    kind, details = confirm.explain(a, b, result)
+    return result.score, kind, result.transform_name, details
+
+
+def compare(a: Analysed, b: Analysed, config: Config) -> tuple[float, str, str, dict]:
+    """Score two analysed files: exact, pixel, or confirmed by template matching."""
+    if a.file_digest == b.file_digest:
+        return 1.0, "exact", "none", {}
+    if a.pixel_digest == b.pixel_digest:
+        return 1.0, "pixel", "none", {}
+    judged = judge(a.picture, b.picture, config)
+    return judged if judged else (0.0, "none", "none", {"reason": "too flat or too small to compare"})
+
+
+def _matchable(picture: Picture, config: Config) -> bool:
+    settings = config.match
+    return picture.contrast >= settings.min_contrast and min(picture.width, picture.height) >= settings.min_side
+
+
+@dataclass
+class ScanSummary:
+    counts: dict[str, int] = field(default_factory=dict)
+    removed: int = 0
+    pairs: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        self.counts[outcome.value] = self.counts.get(outcome.value, 0) + 1
+
+
+def is_excluded(name: bytes, patterns: Iterable[bytes] = EXCLUDED_NAMES) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def walk_images(root: bytes) -> Iterator[bytes]:
+    """Every file below ``root`` that may be an image, skipping excluded names; sorted, bytes paths."""
+    if os.path.isfile(root):
+        yield root
+        return
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not is_excluded(d))
+        for name in sorted(files):
+            if not is_excluded(name):
+                yield os.path.join(folder, name)
+
+
+def _may_be_image(path: bytes) -> bool:
+    if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return looks_like_image(handle.read(16))
+    except OSError:
+        return False
+
+
+class Analyser:
+    """Reads, decodes and signs files in memory: no store, no neighbour index."""
+
+    def __init__(self, config: Config, decoder: Callable[..., Decoded] = decode_stream) -> None:
+        self.config = config
+        self.decoder = decoder
+
+    def analyse(self, path: bytes) -> Analysed:
+        """Decode and sign one file in memory (raises DecodeError or OSError)."""
+        size = os.stat(path).st_size
+        data, digest = self.read(path, size)
+        decoded = self.decode(path, data)
+        sig = signature.compute(decoded.pixels)
+        picture = Picture.from_signature(sig, decoded.width, decoded.height, size)
+        return Analysed(path, digest, decoded.pixel_digest, sig, picture)
+
+    def read(self, path: bytes, size: int) -> tuple[bytes | None, bytes]:
+        """The file's bytes (None if too large to hold) and their SHA-256, from one read."""
+        with open(path, "rb") as handle:
+            if size > _WHOLE_READ_LIMIT:
+                return None, hashlib.file_digest(handle, "sha256").digest()
+            data = handle.read()
+        return data, hashlib.sha256(data).digest()
+
+    def decode(self, path: bytes, data: bytes | None) -> Decoded:
+        settings = self.config.decode
+        if data is None:
+            with open(path, "rb") as handle:
+                return self.decoder(handle, path, work_size=settings.work_size, max_pixels=settings.max_pixels)
+        return self.decoder(io.BytesIO(data), path, work_size=settings.work_size, max_pixels=settings.max_pixels)
+
+
+class Indexer:
+    """Indexes files into ``store`` and records their matches."""
+
+    def __init__(self, store: Store, config: Config,
+                 decoder: Callable[..., Decoded] = decode_stream) -> None:
+        self.store = store
+        self.config = config
+        self.analyser = Analyser(config, decoder)
+        self.tree = BKTree()
+        for file_id, value in store.content_hashes():
+            self.tree.add(value, file_id)
+
+    # --- one file ----------------------------------------------------------------------------
+
+    def index_file(self, path: bytes) -> Outcome:
+        """Bring the index up to date for one path (which must exist)."""
+        stat = os.stat(path)
+        known = self.store.file_at(path)
+        if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
+            return Outcome.UNCHANGED
+        failed = self.store.error_at(path)
+        if failed and failed[:2] == (stat.st_size, stat.st_mtime_ns):
+            return Outcome.FAILED
+        if not known and not failed and not _may_be_image(path):
+            return Outcome.SKIPPED
+        data, digest = self.analyser.read(path, stat.st_size)
+        if not known and self._adopt_moved(path, digest, stat.st_size, stat.st_mtime_ns):
+            return Outcome.MOVED
+        try:
+            decoded = self.analyser.decode(path, data)
+        except DecodeError as err:
+            log.info("cannot index %s", err)
+            with self.store.transaction():
+                if known:
+                    self._forget(known.id)
+                self.store.record_error(path, stat.st_size, stat.st_mtime_ns, err.kind, err.reason)
+            return Outcome.FAILED
+        sig = signature.compute(decoded.pixels)
+        with self.store.transaction():
+            if known:
+                self._forget(known.id)
+            file_id = self.store.add_file(path, stat.st_size, stat.st_mtime_ns, digest, decoded.pixel_digest,
+                                          decoded.format, decoded.width, decoded.height, sig)
+            picture = Picture.from_signature(sig, decoded.width, decoded.height, stat.st_size)
+            for found in self.find_matches(digest, decoded.pixel_digest, sig, picture, exclude=file_id):
+                self.store.add_match(Match(found.file_id, file_id, found.score, found.kind,
+                                           found.transform, found.details))
+        self.tree.add(sig.content_hashes[0], file_id)
+        return Outcome.INDEXED
+
+    def remove_path(self, path: bytes) -> bool:
+        """Forget a file that is gone; True if it was indexed."""
+        known = self.store.file_at(path)
+        with self.store.transaction():
+            self.store.remove_error(path)
+            if known:
+                self._forget(known.id)
+        return known is not None
+
+    def query(self, path: bytes) -> list[Candidate]:
+        """What the index holds that matches ``path``, without adding it."""
+        item = self.analyser.analyse(path)
+        known = self.store.file_at(path)
+        return self.find_matches(item.file_digest, item.pixel_digest, item.signature, item.picture,
+                                 exclude=known.id if known else None)
+
+    # --- matching ----------------------------------------------------------------------------
+
+    def find_matches(self, file_digest: bytes, pixel_digest: bytes, sig: Signature, picture: Picture,
+                     exclude: int | None = None) -> list[Candidate]:
+        """Exact copies, same-pixel copies and confirmed near/modified copies of one picture."""
+        found: dict[int, Candidate] = {}
+        for row in self.store.files_with_digest("file_digest", file_digest):
+            found[row.id] = Candidate(row.id, 1.0, "exact", "none", {})
+        for row in self.store.files_with_digest("pixel_digest", pixel_digest):
+            found.setdefault(row.id, Candidate(row.id, 1.0, "pixel", "none", {}))
+        found.pop(exclude, None)  # type: ignore[arg-type]
+        if not _matchable(picture, self.config):
+            return sorted(found.values(), key=lambda c: -c.score)
+        settings = self.config.match
+        for _, file_id in self.tree.nearest(list(sig.content_hashes), settings.radius, settings.candidates + 1):
+            if file_id in found or file_id == exclude:
+                continue
+            judged = judge(self.store.picture(file_id), picture, self.config)
+            if judged and judged[0] >= settings.floor:
+                found[file_id] = Candidate(file_id, *judged)
+        return sorted(found.values(), key=lambda c: -c.score)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _adopt_moved(self, path: bytes, digest: bytes, size: int, mtime_ns: int) -> bool:
+        """If a file with these bytes is indexed at a path that no longer exists, move its row here."""
+        for row in self.store.files_with_digest("file_digest", digest):
+            if row.size == size and not os.path.lexists(row.path):
+                with self.store.transaction():
+                    self.store.move_file(row.id, path, mtime_ns)
+                log.info("%s: moved from %s", os.fsdecode(path), os.fsdecode(row.path))
+                return True
+        return False
+
+    def _forget(self, file_id: int) -> None:
+        forms = self.store.content_forms(file_id)
+        self.store.remove_file(file_id)
+        if forms:
+            self.tree.remove(forms[0], file_id)
+
+    # --- folders -------------------------------------------------------------------------------
+
+    def scan(self, roots: Iterable[str | bytes | os.PathLike],
+             progress: Callable[[bytes], None] | None = None,
+             paths_found: Callable[[int], None] | None = None) -> ScanSummary:
+        """Index every image below ``roots`` and forget indexed files there that are gone."""
+        summary = ScanSummary()
+        pairs_before = self.store.counts()["pairs"]
+        roots_b = [os.path.abspath(os.fsencode(root)) for root in roots]
+        paths = [path for root in roots_b for path in walk_images(root)]
+        if paths_found:
+            paths_found(len(paths))
+        for path in paths:
+            summary.add(self._index_quietly(path))
+            if progress:
+                progress(path)
+        summary.removed = self._remove_vanished(roots_b)
+        summary.pairs = self.store.counts()["pairs"] - pairs_before
+        return summary
+
+    def _index_quietly(self, path: bytes) -> Outcome:
+        try:
+            return self.index_file(path)
+        except FileNotFoundError:
+            self.remove_path(path)
+            return Outcome.SKIPPED
+        except OSError as err:
+            log.warning("%s: cannot read (%s)", os.fsdecode(path), err.strerror)
+            try:
+                stat = os.stat(path)
+                with self.store.transaction():
+                    self.store.record_error(path, stat.st_size, stat.st_mtime_ns, "unreadable",
+                                            f"cannot read the file ({err.strerror}); check its permissions")
+            except OSError:
+                pass
+            return Outcome.FAILED
+
+    def _remove_vanished(self, roots: list[bytes]) -> int:
+        def under(path: bytes) -> bool:
+            return any(path == root or path.startswith(root.rstrip(b"/") + b"/") for root in roots)
+
+        gone = [(file_id, path) for file_id, path in self.store.paths() if under(path) and not os.path.lexists(path)]
+        stale_errors = [path for path in self.store.error_paths() if under(path) and not os.path.lexists(path)]
+        with self.store.transaction():
+            for file_id, _ in gone:
+                self._forget(file_id)
+            for path in stale_errors:
+                self.store.remove_error(path)
+        return len(gone)

@@ -1,0 +1,112 @@
+"""Text and JSON shapes of what the CLI prints (no I/O beyond the progress bar)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import click
+
+from neardupd.indexer import Indexer, ScanSummary
+from neardupd.store import display_path
+
+
+def scan_with_progress(indexer: Indexer, paths: Sequence[str], *, show: bool) -> ScanSummary:
+    """Run a scan, with a progress bar on stderr when ``show``."""
+    if not show:
+        return indexer.scan(paths)
+    state: dict[str, object] = {}
+
+    def found(total: int) -> None:
+        bar = click.progressbar(length=total, label="indexing", file=click.get_text_stream("stderr"),
+                                item_show_func=lambda p: p[-40:] if p else "")
+        state["bar"] = bar.__enter__()
+
+    def step(path: bytes) -> None:
+        state["bar"].update(1, os.fsdecode(path))  # type: ignore[attr-defined]
+
+    try:
+        return indexer.scan(paths, progress=step, paths_found=found)
+    finally:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+def scan_summary(summary: ScanSummary, counts: Mapping[str, int], database: Path) -> str:
+    done = ", ".join(f"{n} {name}" for name, n in sorted(summary.counts.items())) or "nothing to do"
+    return (f"{done}; {summary.removed} removed; {summary.pairs:+d} copy pairs\n"
+            f"index {database}: {counts['files']} images, {counts['errors']} unreadable, "
+            f"{counts['pairs']} copy pairs")
+
+
+def pair_json(row: sqlite3.Row) -> dict:
+    """One pair as printed by ``dupes --json``: a, b, score, kind, transform, then the details."""
+    return {"a": display_path(row["a"]), "b": display_path(row["b"]), "score": row["score"],
+            "kind": row["kind"], "transform": row["transform"], **json.loads(row["details"])}
+
+
+def groups_text(rows: Sequence[sqlite3.Row]) -> str:
+    """Pairs joined into groups (connected components), best-scored first."""
+    parent: dict[bytes, bytes] = {}
+
+    def find(x: bytes) -> bytes:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for row in rows:
+        parent[find(row["a"])] = find(row["b"])
+    groups: dict[bytes, list[sqlite3.Row]] = {}
+    for row in rows:
+        groups.setdefault(find(row["a"]), []).append(row)
+    if not groups:
+        return "no copies found"
+    blocks = []
+    for number, members in enumerate(groups.values(), start=1):
+        files = sorted({r["a"] for r in members} | {r["b"] for r in members})
+        lines = [f"group {number}: {len(files)} files"]
+        for row in members:
+            lines.append(f"  {row['score']:.3f} {row['kind']:<8} {display_path(row['a'])}\n"
+                         f"  {'':14} {display_path(row['b'])}  "
+                         f"({describe(row['transform'], json.loads(row['details']))})")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def describe(transform: str, details: Mapping) -> str:
+    """A short human phrase for what changed from a to b."""
+    parts = [] if transform == "none" else [transform]
+    if details.get("borders_b") and not details.get("borders_a"):
+        parts.append("borders added")
+    if details.get("borders_a") and not details.get("borders_b"):
+        parts.append("borders removed")
+    aspect = details.get("aspect_change", 1)
+    if abs(aspect - 1) > 0.05:
+        parts.append(f"stretched x{aspect:.2f}")
+    scale = details.get("scale", 1)
+    if abs(scale - 1) > 0.05:
+        parts.append(f"scaled x{scale:.2f}")
+    if abs(details.get("brightness", 0)) >= 8:
+        parts.append(f"brightness {details['brightness']:+.0f}")
+    if details.get("differing_region"):
+        parts.append("region differs at " + ",".join(f"{v:.2f}" for v in details["differing_region"]))
+    if details.get("likely_original"):
+        parts.append(f"original likely {details['likely_original']}")
+    return "; ".join(parts) or "no visible change"
+
+
+def matrix_text(paths: Sequence[str], scores: Mapping[tuple[int, int], float]) -> str:
+    """An n x n table of scores, files numbered in the order given."""
+    lines = [f"[{i}] {path}" for i, path in enumerate(paths)]
+    lines.append("     " + "".join(f"[{j}]".rjust(7) for j in range(len(paths))))
+    for i in range(len(paths)):
+        cells = []
+        for j in range(len(paths)):
+            value = 1.0 if i == j else scores[(min(i, j), max(i, j))]
+            cells.append(f"{value:7.3f}")
+        lines.append(f"[{i}]".ljust(5) + "".join(cells))
+    return "\n".join(lines)
