@@ -14,7 +14,7 @@ CREATE TABLE files (
     size         INTEGER NOT NULL,         -- bytes
     mtime_ns     INTEGER NOT NULL,
     file_digest  BLOB NOT NULL,            -- SHA-256 of the file's bytes: equal means exact copy
-    pixel_digest BLOB NOT NULL,            -- BLAKE2b-128 of the decoded upright pixels: equal means same picture
+    pixel_digest BLOB NOT NULL,            -- SHA-256 (16 bytes) of the decoded upright RGB pixels: equal means same picture
     format       TEXT NOT NULL,            -- Pillow's format name: JPEG, PNG, WEBP, HEIF, ...
     width        INTEGER NOT NULL,         -- pixels, after EXIF orientation
     height       INTEGER NOT NULL,

@@ -97,8 +97,7 @@ def decode_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_siz
     upright = _apply_orientation(image, path)
     rgb = to_rgb(upright)
     digest = _pixel_digest(rgb)
-    small = _shrink(rgb, work_size)
-    return Decoded(np.asarray(small), width, height, str(image.format), digest)
+    return Decoded(np.asarray(_shrink(rgb, work_size)), width, height, str(image.format), digest)
 
 
 def _open(handle: BinaryIO, path: str | bytes | os.PathLike) -> Image.Image:
@@ -153,18 +152,17 @@ def _apply_orientation(image: Image.Image, path: str | bytes | os.PathLike) -> I
         return image
 
 
-def to_rgb(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode -> RGB uint8; 16-bit and float are scaled, alpha composited on BACKGROUND."""
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB; 16-bit and float are scaled (not clipped), alpha composited on BACKGROUND."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        gray = _scale_to_8bit(np.asarray(image))
-        return np.repeat(gray[:, :, None], 3, axis=2)
+        return Image.fromarray(_scale_to_8bit(np.asarray(image))).convert("RGB")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
-        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
-    return np.asarray(image.convert("RGB"))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _scale_to_8bit(values: np.ndarray) -> np.ndarray:
@@ -182,18 +180,16 @@ def _scale_to_8bit(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
 
 
-def _pixel_digest(rgb: np.ndarray) -> bytes:
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(np.array(rgb.shape, dtype=np.int64).tobytes())
-    digest.update(np.ascontiguousarray(rgb).data)
-    return digest.digest()
+def _pixel_digest(rgb: Image.Image) -> bytes:
+    """SHA-256 (first 16 bytes) of the size and the upright RGB pixels as decoded."""
+    digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:".encode())
+    digest.update(rgb.tobytes())
+    return digest.digest()[:16]
 
 
-def _shrink(rgb: np.ndarray, work_size: int) -> np.ndarray:
-    height, width = rgb.shape[:2]
-    scale = work_size / max(height, width)
+def _shrink(rgb: Image.Image, work_size: int) -> Image.Image:
+    scale = work_size / max(rgb.size)
     if scale >= 1:
-        return np.ascontiguousarray(rgb)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    image = Image.fromarray(rgb)
-    return np.asarray(image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+        return rgb
+    size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+    return rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)

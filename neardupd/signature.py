@@ -149,10 +149,11 @@ def compute(rgb: np.ndarray) -> Signature:
     box = content_box(gray)
     content = crop(gray, box)
     thumb = make_thumb(content)
-    mean_rgb = tuple(float(v) for v in rgb.reshape(-1, 3).mean(axis=0))
+    mean_rgb = tuple(float(v) for v in cv2.mean(rgb)[:3])
+    content_hashes = dct_hashes(_resize32(content))
     return Signature(
-        phash=phash(gray),
-        content_hashes=dct_hashes(_resize32(content)),
+        phash=content_hashes[0] if box == Box() else phash(gray),
+        content_hashes=content_hashes,
         content_box=box,
         thumb=thumb,
         contrast=float(thumb.std()),
