@@ -17,7 +17,6 @@ comes back. Search is iterative, so deep trees cannot overflow the stack.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterator
 
 
@@ -77,14 +76,23 @@ class BKTree:
             low, high = distance - radius, distance + radius
             stack.extend(child for edge, child in node.children.items() if low <= edge <= high)
 
-    def nearest(self, probes: list[int], radius: int, limit: int) -> list[tuple[int, int]]:
-        """The ``limit`` closest items to any of ``probes``, within ``radius``: ``(distance, item)``.
+    def nearest(self, probes: list[int], radius: int, limit: int, keep_within: int = -1) -> list[tuple[int, int]]:
+        """The ``limit`` closest items to any of ``probes`` within ``radius``, plus every item
+        within ``keep_within`` however many: ``(distance, item)``, closest first.
 
         Each item appears once, at its smallest distance to any probe.
+
+        >>> tree = BKTree()
+        >>> for item, value in enumerate([0b0000, 0b0001, 0b0011, 0b0111, 0b1111]): tree.add(value, item)
+        >>> tree.nearest([0b0000], radius=3, limit=2)
+        [(0, 0), (1, 1)]
+        >>> tree.nearest([0b0000], radius=3, limit=1, keep_within=2)
+        [(0, 0), (1, 1), (2, 2)]
         """
         best: dict[int, int] = {}
         for probe in probes:
             for distance, _, item in self.search(probe, radius):
                 if distance < best.get(item, radius + 1):
                     best[item] = distance
-        return heapq.nsmallest(limit, ((d, item) for item, d in best.items()))
+        ranked = sorted((d, item) for item, d in best.items())
+        return [entry for rank, entry in enumerate(ranked) if rank < limit or entry[0] <= keep_within]

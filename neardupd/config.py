@@ -49,7 +49,9 @@ class MatchSettings:
     radius: int = 16
     """Largest Hamming distance (of 64 bits) at which a stored hash is a candidate."""
     candidates: int = 10
-    """At most this many nearest candidates are confirmed per new picture."""
+    """The nearest this many candidates are confirmed per new picture..."""
+    always_within: int = 10
+    """...and every candidate at this distance or closer, however many (large copy groups)."""
     floor: float = 0.35
     """Pairs scoring below this are not stored at all."""
     threshold: float = 0.6

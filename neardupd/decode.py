@@ -107,10 +107,15 @@ def _open(handle: BinaryIO, path: str | bytes | os.PathLike) -> Image.Image:
         raise DecodeError(path, "unsupported", "not an image format neardupd reads "
                           f"({', '.join(ALLOWED_FORMATS)})") from err
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise DecodeError(path, "too_large", f"too many pixels to decode safely ({err})") from err
+        raise _too_large(path, err) from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise DecodeError(path, "corrupt", f"the image header is damaged ({err})") from err
     return image
+
+
+def _too_large(path: str | bytes | os.PathLike, err: Exception) -> DecodeError:
+    return DecodeError(path, "too_large", f"too many pixels to decode safely ({err}); "
+                       "the limit is decode.max_pixels in the config")
 
 
 def _check_size(image: Image.Image, path: str | bytes | os.PathLike, max_pixels: int) -> tuple[int, int]:
@@ -119,7 +124,7 @@ def _check_size(image: Image.Image, path: str | bytes | os.PathLike, max_pixels:
         raise DecodeError(path, "corrupt", f"the image claims a size of {width}x{height}")
     if width * height > max_pixels:
         raise DecodeError(path, "too_large", f"{width}x{height} is more than the limit of "
-                          f"{max_pixels:,} pixels (limits.max_pixels in the config)")
+                          f"{max_pixels:,} pixels (decode.max_pixels in the config)")
     return width, height
 
 
@@ -127,7 +132,7 @@ def _load(image: Image.Image, path: str | bytes | os.PathLike) -> None:
     try:
         image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise DecodeError(path, "too_large", f"too many pixels to decode safely ({err})") from err
+        raise _too_large(path, err) from err
     except OSError as err:
         if "truncated" in str(err) or "broken data stream" in str(err):
             raise DecodeError(path, "truncated", f"the file ends early ({err}); it may still be "

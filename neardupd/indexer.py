@@ -236,7 +236,8 @@ class Indexer:
         if not _matchable(picture, self.config):
             return sorted(found.values(), key=lambda c: -c.score)
         settings = self.config.match
-        for _, file_id in self.tree.nearest(list(sig.content_hashes), settings.radius, settings.candidates + 1):
+        for _, file_id in self.tree.nearest(list(sig.content_hashes), settings.radius, settings.candidates + 1,
+                                              settings.always_within):
             if file_id in found or file_id == exclude:
                 continue
             judged = judge(self.store.picture(file_id), picture, self.config)

@@ -1,0 +1,49 @@
+"""Shared fixtures: the real test images in ../shared/data and one index of all of them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from neardupd.config import Config
+from neardupd.indexer import Indexer
+from neardupd.store import Store, open_store
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data() -> Path:
+    if not DATA.is_dir():
+        pytest.skip(f"test images not found at {DATA} (the shared/ folder beside the repository)")
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def data_index(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database with every file of shared/data indexed, built once for the session."""
+    db = tmp_path_factory.mktemp("index") / "all.sqlite"
+    with open_store(db) as store:
+        Indexer(store, Config(database=db)).scan([data])
+    return db
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    with open_store(tmp_path / "index.sqlite") as opened:
+        yield opened
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real command line in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    result = subprocess.run([sys.executable, "-m", "neardupd.cli", *args], capture_output=True, text=True,
+                            env=full_env, cwd=REPO)
+    if check and result.returncode != 0:
+        raise AssertionError(f"neardupd {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+    return result

@@ -1,0 +1,88 @@
+"""Every file in shared/data decodes correctly or fails with a classified error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neardupd.decode import decode_file, looks_like_image
+from neardupd.errors import DecodeError
+
+EXPECTED_ERRORS = {
+    "hostile/empty.jpg": "empty",
+    "hostile/random-bytes.jpg": "unsupported",
+    "hostile/eps-named.jpg": "unsupported",
+    "hostile/notes.png": "unsupported",
+    "hostile/bomb-20000x20000.png": "too_large",
+    "hostile/truncated-12mp.jpg": "truncated",
+}
+
+
+def _images(data):
+    return sorted(p for p in data.rglob("*") if p.is_file() and p.suffix.lower() != ".md")
+
+
+def test_every_file_decodes_or_fails_as_classified(data):
+    seen_errors = {}
+    for path in _images(data):
+        name = path.relative_to(data).as_posix()
+        try:
+            decoded = decode_file(path)
+        except DecodeError as err:
+            seen_errors[name] = err.kind
+            assert err.reason and str(path) in str(err)
+            continue
+        assert decoded.pixels.dtype == np.uint8 and decoded.pixels.ndim == 3 and decoded.pixels.shape[2] == 3
+        assert max(decoded.pixels.shape[:2]) <= 256
+        assert decoded.width >= 1 and decoded.height >= 1
+    assert seen_errors == EXPECTED_ERRORS
+
+
+def test_orientation_makes_portraits_upright(data):
+    for n in range(1, 9):
+        decoded = decode_file(data / f"orientation/portrait_{n}.jpg")
+        assert (decoded.width, decoded.height) == (450, 600)
+        assert decoded.pixels.shape[0] > decoded.pixels.shape[1]
+
+
+def test_camera_rotations_come_out_upright(data):
+    sizes = {n: decode_file(data / f"camera/exif-rotn-{n}.jpg") for n in (1, 3, 6, 8)}
+    assert (sizes[1].width, sizes[1].height) == (4032, 3024)
+    assert (sizes[3].width, sizes[3].height) == (4032, 3024)
+    assert (sizes[6].width, sizes[6].height) == (3024, 4032)
+    assert (sizes[8].width, sizes[8].height) == (3024, 4032)
+
+
+def test_sixteen_bit_gradient_is_scaled_not_clipped(data):
+    gray = decode_file(data / "hostile/gradient-16bit.png").pixels[:, :, 0]
+    assert gray.min() < 10 and gray.max() > 245
+    assert 100 < gray.mean() < 155
+
+
+def test_modes_all_look_like_the_original(data):
+    original = decode_file(data / "modes/original.jpg").pixels.astype(float)
+    for path in sorted((data / "modes").glob("*")):
+        if path.suffix == ".md" or path.name.startswith("1."):
+            continue
+        pixels = decode_file(path).pixels.astype(float)
+        gray_error = np.abs(pixels.mean(axis=2) - original.mean(axis=2)).mean()
+        assert gray_error < 12, path.name
+
+
+def test_truncated_jpeg_is_never_grey_filled(data):
+    with pytest.raises(DecodeError) as caught:
+        decode_file(data / "hostile/truncated-12mp.jpg")
+    assert caught.value.kind == "truncated"
+
+
+def test_pixel_cap_is_configurable(data):
+    with pytest.raises(DecodeError) as caught:
+        decode_file(data / "camera/jolla.jpg", max_pixels=1_000_000)
+    assert caught.value.kind == "too_large"
+    assert "max_pixels" in caught.value.reason
+
+
+def test_sniffing_recognises_content_not_names(data):
+    assert looks_like_image((data / "formats/ukbench09380.svg").read_bytes()[:16])
+    assert looks_like_image((data / "heic/IMG_5195.HEIC").read_bytes()[:16])
+    assert not looks_like_image((data / "hostile/notes.png").read_bytes()[:16])
