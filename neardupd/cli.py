@@ -13,12 +13,13 @@ import click
 
 from neardupd import report
 from neardupd.config import DATABASE_ENV, Config, default_database, load_config
-from neardupd.errors import NeardupError
+from neardupd.errors import ConfigError, NeardupError
 from neardupd.indexer import Analyser, Indexer, compare
 from neardupd.store import display_path, open_store
 
 EXIT_USAGE = 64
 EXIT_DATAERR = 65
+EXIT_CONFIG = 78
 
 
 def _config(ctx: click.Context, db: str | None) -> Config:
@@ -157,8 +158,8 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
 def run(args: Sequence[str] | None = None) -> int:
     """Entry point: run the CLI and return an exit code; domain errors become one line."""
     try:
-        main.main(args=args, prog_name="neardupd", standalone_mode=False)
-    except click.exceptions.Exit as done:
+        code = main.main(args=args, prog_name="neardupd", standalone_mode=False)
+    except click.exceptions.Exit as done:  # pragma: no cover - click returns it in non-standalone mode
         return int(done.exit_code)
     except click.ClickException as err:
         err.show()
@@ -170,8 +171,8 @@ def run(args: Sequence[str] | None = None) -> int:
         if "--debug" in (args if args is not None else sys.argv):
             raise
         click.echo(f"neardupd: {err}", err=True)
-        return EXIT_DATAERR
-    return 0
+        return EXIT_CONFIG if isinstance(err, ConfigError) else EXIT_DATAERR
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,6 +39,12 @@ def store(tmp_path: Path) -> Store:
         yield opened
 
 
+@pytest.fixture(scope="session")
+def cli():
+    """The real command line in a subprocess: ``cli("scan", "--db", db, folder)``."""
+    return run_cli
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real command line in a subprocess."""
     full_env = {**os.environ, **(env or {})}

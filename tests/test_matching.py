@@ -38,7 +38,8 @@ def test_all_eight_dihedral_files_are_copies_of_each_other(data, data_index):
     files = sorted((data / "dihedral").glob("*.jpg"))
     assert len(files) == 8
     _all_pairs_found(pairs, files)
-    mirrored = pairs[frozenset((str(data / "dihedral/bridge-1-original.jpg"), str(data / "dihedral/bridge-6-flipy.jpg")))]
+    mirrored = pairs[frozenset((str(data / "dihedral/bridge-1-original.jpg"),
+                                str(data / "dihedral/bridge-6-flipy.jpg")))]
     assert mirrored["kind"] == "modified" and "mirror" in mirrored["transform"]
 
 

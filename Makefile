@@ -1,0 +1,34 @@
+# neardupd: `make run PHOTOS=~/Pictures` to index a folder and list its copies, `make test` to test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PHOTOS ?= $(HOME)/Pictures
+BENCH ?= ../shared/bench-dev
+
+.PHONY: install run test bench lint clean
+
+$(BIN)/neardupd: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/neardupd
+
+run: install
+	$(BIN)/neardupd scan $(PHOTOS)
+	$(BIN)/neardupd dupes
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/bench_dev.py $(BENCH)
+	$(BIN)/python benchmarks/scan_speed.py
+
+lint: install
+	$(BIN)/pip install --quiet ruff
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,0 +1,166 @@
+"""The SQLite index: migrations, readers, non-UTF-8 names, renames, deletions, errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from neardupd.config import Config
+from neardupd.decode import decode_stream
+from neardupd.errors import SchemaTooNewError
+from neardupd.indexer import Indexer, Outcome
+from neardupd.store import load_migrations, open_store
+
+
+class CountingDecoder:
+    """The real decoder, counting its calls (a seam injected through the constructor)."""
+
+    def __init__(self) -> None:
+        self.calls: list[bytes] = []
+
+    def __call__(self, handle, path, **kwargs):
+        self.calls.append(os.fsencode(path))
+        return decode_stream(handle, path, **kwargs)
+
+
+def _indexer(db: Path, decoder=decode_stream):
+    store = open_store(db)
+    return store, Indexer(store, Config(database=db), decoder=decoder)
+
+
+def test_migration_from_empty_sets_the_latest_version(tmp_path):
+    with open_store(tmp_path / "new.sqlite") as store:
+        assert store.version == load_migrations()[-1][0]
+        tables = {row[0] for row in store.connection.execute("SELECT name FROM sqlite_master")}
+        assert {"files", "signatures", "hashes", "errors", "matches", "duplicate_pairs", "duplicate_groups"} <= tables
+        assert store.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.connection.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_every_migration_sets_its_version(tmp_path):
+    for version, sql in load_migrations():
+        assert f"PRAGMA user_version = {version};" in sql
+
+
+def test_reopening_is_idempotent_and_a_newer_schema_is_refused(tmp_path):
+    db = tmp_path / "index.sqlite"
+    with open_store(db) as store:
+        version = store.version
+    with open_store(db) as store:
+        assert store.version == version
+        store.connection.execute(f"PRAGMA user_version = {version + 1}")
+    with pytest.raises(SchemaTooNewError) as caught:
+        open_store(db)
+    assert "upgrade neardupd" in str(caught.value)
+
+
+def test_non_utf8_file_names_are_indexed_and_matched(tmp_path, data):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    odd = os.path.join(os.fsencode(folder), b"caf\xe9-\xff.jpg")
+    with open(odd, "wb") as out:
+        out.write((data / "edits/aaa-orig.jpg").read_bytes())
+    shutil.copy(data / "edits/high-contrast.jpg", folder / "contrast.jpg")
+    store, indexer = _indexer(tmp_path / "index.sqlite")
+    with store:
+        summary = indexer.scan([folder])
+        assert summary.counts == {"indexed": 2}
+        row = store.connection.execute("SELECT path, path_bytes FROM files WHERE path_bytes = ?", (odd,)).fetchone()
+        assert row["path_bytes"] == odd and "\ufffd" in row["path"]
+        assert len(store.pairs(0.6)) == 1
+
+
+def test_rescan_after_rename_and_move_decodes_nothing(tmp_path, data):
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("aaa-orig.jpg", "blur-a-lot.jpg", "shrink-a-lot.jpg"):
+        shutil.copy(data / "edits" / name, folder / name)
+    decoder = CountingDecoder()
+    store, indexer = _indexer(tmp_path / "index.sqlite", decoder)
+    with store:
+        indexer.scan([folder])
+        assert len(decoder.calls) == 3
+        ids_before = {row[0] for row in store.connection.execute("SELECT id FROM files")}
+        pairs_before = len(store.pairs(0.6))
+        (folder / "aaa-orig.jpg").rename(folder / "sub" / "renamed.jpg")
+        (folder / "blur-a-lot.jpg").rename(folder / "blurred.jpg")
+        summary = indexer.scan([folder])
+        assert len(decoder.calls) == 3, decoder.calls[3:]
+        assert summary.counts == {"moved": 2, "unchanged": 1}
+        assert {row[0] for row in store.connection.execute("SELECT id FROM files")} == ids_before
+        assert len(store.pairs(0.6)) == pairs_before > 0
+        assert store.file_at(os.fsencode(folder / "sub" / "renamed.jpg")) is not None
+
+
+def test_unchanged_files_are_skipped_and_deleted_files_forgotten(tmp_path, data):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(data / "edits/aaa-orig.jpg", folder / "a.jpg")
+    shutil.copy(data / "edits/sharpen-a-little.jpg", folder / "b.jpg")
+    decoder = CountingDecoder()
+    store, indexer = _indexer(tmp_path / "index.sqlite", decoder)
+    with store:
+        indexer.scan([folder])
+        assert indexer.scan([folder]).counts == {"unchanged": 2}
+        (folder / "b.jpg").unlink()
+        summary = indexer.scan([folder])
+        assert summary.removed == 1
+        assert store.counts() == {"files": 1, "errors": 0, "pairs": 0}
+        assert store.connection.execute("SELECT count(*) FROM matches").fetchone()[0] == 0
+        assert store.connection.execute("SELECT count(*) FROM hashes").fetchone()[0] == 8
+        assert len(decoder.calls) == 2
+
+
+def test_a_changed_file_is_indexed_again(tmp_path, data):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    target = folder / "a.jpg"
+    shutil.copy(data / "edits/aaa-orig.jpg", target)
+    store, indexer = _indexer(tmp_path / "index.sqlite")
+    with store:
+        indexer.scan([folder])
+        digest_before = store.file_at(os.fsencode(target)).file_digest
+        shutil.copy(data / "camera/jolla.jpg", target)
+        assert indexer.index_file(os.fsencode(target)) is Outcome.INDEXED
+        assert store.file_at(os.fsencode(target)).file_digest != digest_before
+        assert store.counts()["files"] == 1
+
+
+def test_bad_files_are_recorded_and_the_scan_goes_on(tmp_path, data):
+    store, indexer = _indexer(tmp_path / "index.sqlite")
+    with store:
+        summary = indexer.scan([data / "hostile"])
+        assert summary.counts["failed"] == 6 and summary.counts["indexed"] == 6
+        kinds = dict(store.connection.execute("SELECT path, kind FROM errors").fetchall())
+        assert kinds[str(data / "hostile/truncated-12mp.jpg")] == "truncated"
+        assert kinds[str(data / "hostile/bomb-20000x20000.png")] == "too_large"
+        assert all(message for (message,) in store.connection.execute("SELECT message FROM errors"))
+        assert indexer.scan([data / "hostile"]).counts == {"failed": 6, "unchanged": 6}
+
+
+def test_readers_open_read_only_while_the_writer_holds_the_database(tmp_path, data):
+    db = tmp_path / "index.sqlite"
+    store, indexer = _indexer(db)
+    with store:
+        indexer.scan([data / "dihedral"])
+        reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        assert reader.execute("SELECT count(*) FROM duplicate_pairs").fetchone()[0] == 28
+        groups = reader.execute("SELECT count(DISTINCT group_id), count(*) FROM duplicate_groups").fetchone()
+        assert groups == (1, 8)
+        with pytest.raises(sqlite3.OperationalError):
+            reader.execute("DELETE FROM files")
+        reader.close()
+
+
+def test_integrity_and_foreign_keys_hold_after_a_scan(data_index):
+    connection = sqlite3.connect(data_index)
+    assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+    duplicate_pairs = connection.execute(
+        "SELECT count(*) FROM (SELECT a, b FROM matches GROUP BY a, b HAVING count(*) > 1)").fetchone()[0]
+    assert duplicate_pairs == 0
+    connection.close()
