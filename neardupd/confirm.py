@@ -26,7 +26,8 @@ class Confirmation:
     transform: int
     """Index into DIHEDRAL_NAMES: how B is rotated/mirrored relative to A."""
     block_scores: np.ndarray
-    """Per-block correlation (GRID x GRID) at the chosen transform; low blocks differ."""
+    """Per-block correlation (grid x grid) at the chosen transform; low blocks differ, NaN
+    blocks are flat on both sides (no evidence either way)."""
 
     @property
     def transform_name(self) -> str:
@@ -38,8 +39,10 @@ def _prepare(thumb: np.ndarray, sigma: float) -> np.ndarray:
     return blurred
 
 
-def _block_correlations(a: np.ndarray, forms: np.ndarray, grid: int) -> np.ndarray:
-    """Pearson correlation of each of grid x grid blocks between ``a`` and each form."""
+def _block_correlations(a: np.ndarray, forms: np.ndarray, grid: int,
+                        texture: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson correlation of each of grid x grid blocks between ``a`` and each form, and
+    which blocks are informative (at least one side varies by more than ``texture`` grey levels)."""
     size = a.shape[0] // grid
     span = size * grid
     a_blocks = a[:span, :span].reshape(grid, size, grid, size)
@@ -49,25 +52,35 @@ def _block_correlations(a: np.ndarray, forms: np.ndarray, grid: int) -> np.ndarr
     covariance = (a_dev[None] * b_dev).sum(axis=(2, 4))
     a_energy = (a_dev ** 2).sum(axis=(1, 3))
     b_energy = (b_dev ** 2).sum(axis=(2, 4))
-    floor = (2.0 * size) ** 2  # a block varying by less than ~2 grey levels has no say
-    return covariance / np.sqrt((a_energy[None] + floor) * (b_energy + floor))
+    floor = size * size  # one grey level of noise: keeps near-flat blocks from dividing by ~0
+    correlation = covariance / np.sqrt((a_energy[None] + floor) * (b_energy + floor))
+    informative = np.maximum(a_energy[None], b_energy) > (texture * size) ** 2
+    return correlation, informative
 
 
-def confirm(thumb_a: np.ndarray, thumb_b: np.ndarray, *, sigma: float = 1.3, grid: int = 8,
-            keep: float = 0.75) -> Confirmation:
+def _trimmed_mean(values: np.ndarray, keep: float, minimum: int) -> float:
+    """Mean of the best ``keep`` fraction of ``values``; 0 when there are fewer than ``minimum``."""
+    if len(values) < minimum:
+        return 0.0
+    ordered = np.sort(values)
+    return float(ordered[int(round(len(ordered) * (1 - keep))):].mean())
+
+
+def confirm(thumb_a: np.ndarray, thumb_b: np.ndarray, *, sigma: float = 1.0, grid: int = 8,
+            keep: float = 0.75, texture: float = 2.0, min_blocks: int = 8) -> Confirmation:
     """How alike two thumbs are, trying B in all 8 rotations/flips.
 
-    ``keep`` is the fraction of best-agreeing blocks averaged: 0.75 lets a quarter of the
-    picture be covered by an overlay without vetoing the match.
+    Only blocks with texture on at least one side count (a flat sky agreeing with a flat sky
+    proves nothing); ``keep`` is the fraction of best-agreeing ones averaged, so a quarter of the
+    picture can be covered by an overlay without vetoing the match.
     """
     a = _prepare(thumb_a, sigma)
     forms = np.stack(dihedral(_prepare(thumb_b, sigma)))
-    blocks = _block_correlations(a, forms, grid)
-    flat = np.sort(blocks.reshape(len(forms), -1), axis=1)
-    kept = flat[:, int(round(flat.shape[1] * (1 - keep))):]
-    scores = kept.mean(axis=1)
+    blocks, informative = _block_correlations(a, forms, grid, texture)
+    scores = [_trimmed_mean(blocks[i][informative[i]], keep, min_blocks) for i in range(len(forms))]
     best = int(np.argmax(scores))
-    return Confirmation(float(np.clip(scores[best], 0.0, 1.0)), best, blocks[best])
+    shown = np.where(informative[best], blocks[best], np.nan)
+    return Confirmation(float(np.clip(scores[best], 0.0, 1.0)), best, shown)
 
 
 def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below: float = 0.3) -> tuple[str, dict]:
@@ -86,7 +99,7 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
         "borders_b": borders_b,
         "brightness": round(_luma(b.mean_rgb) - _luma(a.mean_rgb), 1),
         "contrast_ratio": round(b.contrast / max(a.contrast, 1e-6), 3),
-        "colour_shift": [round(y - x, 1) for x, y in zip(a.mean_rgb, b.mean_rgb)],
+        "colour_shift": [round(y - x, 1) for x, y in zip(a.mean_rgb, b.mean_rgb, strict=True)],
         "differing_region": region,
         "likely_original": _likely_original(a, b, borders_a, borders_b),
     }
@@ -97,7 +110,7 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
 
 def differing_region(block_scores: np.ndarray, below: float) -> list[float] | None:
     """Bounding box ``[left, top, right, bottom]`` (fractions of A's content) of disagreeing blocks."""
-    rows, cols = np.nonzero(block_scores < below)
+    rows, cols = np.nonzero(np.nan_to_num(block_scores, nan=1.0) < below)
     if len(rows) == 0:
         return None
     grid = block_scores.shape[0]

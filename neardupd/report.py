@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -49,7 +50,8 @@ def pair_json(row: sqlite3.Row) -> dict:
 
 
 def groups_text(rows: Sequence[sqlite3.Row]) -> str:
-    """Pairs joined into groups (connected components), best-scored first."""
+    """Pairs joined into groups (connected components); each file once, with its best link
+    to the group's most connected file."""
     parent: dict[bytes, bytes] = {}
 
     def find(x: bytes) -> bytes:
@@ -65,16 +67,24 @@ def groups_text(rows: Sequence[sqlite3.Row]) -> str:
         groups.setdefault(find(row["a"]), []).append(row)
     if not groups:
         return "no copies found"
-    blocks = []
-    for number, members in enumerate(groups.values(), start=1):
-        files = sorted({r["a"] for r in members} | {r["b"] for r in members})
-        lines = [f"group {number}: {len(files)} files"]
-        for row in members:
-            lines.append(f"  {row['score']:.3f} {row['kind']:<8} {display_path(row['a'])}\n"
-                         f"  {'':14} {display_path(row['b'])}  "
-                         f"({describe(row['transform'], json.loads(row['details']))})")
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+    return "\n\n".join(_group_text(number, members) for number, members in enumerate(groups.values(), start=1))
+
+
+def _group_text(number: int, members: list[sqlite3.Row]) -> str:
+    degree = Counter(path for row in members for path in (row["a"], row["b"]))
+    anchor = max(sorted(degree), key=lambda path: degree[path])
+    lines = [f"group {number}: {len(degree)} files", f"  {'':15}{display_path(anchor)}"]
+    for path in sorted(degree):
+        if path == anchor:
+            continue
+        links = [r for r in members if path in (r["a"], r["b"])]
+        direct = [r for r in links if anchor in (r["a"], r["b"])]
+        row = max(direct or links, key=lambda r: r["score"])
+        other = row["b"] if row["a"] == path else row["a"]
+        via = "" if other == anchor else f" via {display_path(other)}"
+        lines.append(f"  {row['score']:.3f} {row['kind']:<8} {display_path(path)}  "
+                     f"({describe(row['transform'], json.loads(row['details']))}{via})")
+    return "\n".join(lines)
 
 
 def describe(transform: str, details: Mapping) -> str:
@@ -94,8 +104,6 @@ def describe(transform: str, details: Mapping) -> str:
         parts.append(f"brightness {details['brightness']:+.0f}")
     if details.get("differing_region"):
         parts.append("region differs at " + ",".join(f"{v:.2f}" for v in details["differing_region"]))
-    if details.get("likely_original"):
-        parts.append(f"original likely {details['likely_original']}")
     return "; ".join(parts) or "no visible change"
 
 
