@@ -57,13 +57,17 @@ class Result:
     average_precision: float
     per_transform: dict[str, tuple[int, int]] = field(default_factory=dict)
     found_pairs: int = 0
+    calibration: list[tuple[float, float, float]] = field(default_factory=list)
+    """(threshold, precision, recall) over strict pairs at fixed score thresholds."""
 
     def lines(self) -> list[str]:
         per = ", ".join(f"{k} {hit}/{total}" for k, (hit, total) in sorted(self.per_transform.items()))
         return [f"strict R@P99 {self.strict_r_at_p99:.3f} (threshold {self.strict_threshold})",
                 f"ref    R@P99 {self.ref_r_at_p99:.3f} (threshold {self.ref_threshold})",
                 f"average precision {self.average_precision:.3f}",
-                f"recall per transform at the strict threshold: {per}"]
+                f"recall per transform at the strict threshold: {per}",
+                "calibration (score >= t: precision, recall): " + ", ".join(
+                    f"{t:.1f}: {p:.3f}, {r:.3f}" for t, p, r in self.calibration)]
 
 
 def recall_at_precision(labelled: list[tuple[float, int]], positives: int,
@@ -124,4 +128,16 @@ def score(truth: Truth, pairs: Iterable[tuple[str, str, float]]) -> Result:
             hits[family] += 1
     return Result(strict_recall, strict_threshold, ref_recall, ref_threshold,
                   average_precision(strict, len(positives)),
-                  {family: (hits[family], totals[family]) for family in totals}, len(best))
+                  {family: (hits[family], totals[family]) for family in totals}, len(best),
+                  calibration(strict, len(positives)))
+
+
+def calibration(labelled: list[tuple[float, int]], positives: int,
+                thresholds: tuple[float, ...] = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> list[tuple[float, float, float]]:
+    """What a score threshold means: (threshold, precision, recall) for each."""
+    rows = []
+    for threshold in thresholds:
+        kept = [label for value, label in labelled if value >= threshold]
+        true = sum(kept)
+        rows.append((threshold, true / len(kept) if kept else 1.0, true / positives if positives else 0.0))
+    return rows
