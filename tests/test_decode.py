@@ -86,3 +86,14 @@ def test_sniffing_recognises_content_not_names(data):
     assert looks_like_image((data / "formats/ukbench09380.svg").read_bytes()[:16])
     assert looks_like_image((data / "heic/IMG_5195.HEIC").read_bytes()[:16])
     assert not looks_like_image((data / "hostile/notes.png").read_bytes()[:16])
+
+
+def test_camera_rotations_agree_upright_with_each_other(data):
+    """exif-rotn-1/3 and -6/8 are framed almost alike: upright, they align without any turn."""
+    from neardupd import confirm, signature
+
+    def thumb(n):
+        return signature.compute(decode_file(data / f"camera/exif-rotn-{n}.jpg").pixels).thumb
+
+    for first, second in ((1, 3), (6, 8)):
+        assert confirm.confirm(thumb(first), thumb(second)).transform_name == "none"
