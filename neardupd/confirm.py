@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from neardupd.signature import Box, Picture, dihedral
+from neardupd.signature import ROTATIONS, THUMB, WINDOWS, Box, Picture, crop, dihedral, rotate_valid
 
 DIHEDRAL_NAMES = ("none", "mirror", "rot90", "rot90+mirror", "rot180", "rot180+mirror",
                   "rot270", "rot270+mirror")
@@ -28,6 +28,12 @@ class Confirmation:
     block_scores: np.ndarray
     """Per-block correlation (grid x grid) at the chosen transform; low blocks differ, NaN
     blocks are flat on both sides (no evidence either way)."""
+    region_a: Box = Box()
+    """The part of A's content that was compared (all of it unless B is a crop of A)."""
+    region_b: Box = Box()
+    """The part of B's content that was compared (all of it unless A is a crop of B)."""
+    rotation: float = 0.0
+    """Degrees (counter-clockwise) by which B's content is turned relative to A's, besides quarter turns."""
 
     @property
     def transform_name(self) -> str:
@@ -81,6 +87,42 @@ def confirm(thumb_a: np.ndarray, thumb_b: np.ndarray, *, sigma: float = 1.0, gri
     best = int(np.argmax(scores))
     shown = np.where(informative[best], blocks[best], np.nan)
     return Confirmation(float(np.clip(scores[best], 0.0, 1.0)), best, shown)
+
+
+def content_aspect(picture: Picture) -> float:
+    box = picture.content_box
+    return (picture.width * (box.right - box.left)) / max(picture.height * (box.bottom - box.top), 1e-6)
+
+
+def variant_view(picture: Picture, variant: int) -> tuple[np.ndarray, Box, float]:
+    """A THUMB x THUMB view of one variant of a picture, made from its stored thumb:
+    (view, window box, rotation in degrees). ``variant`` -1 is the whole content."""
+    if variant < 0:
+        return picture.thumb, Box(), 0.0
+    if variant < len(WINDOWS):
+        box = WINDOWS[variant]
+        view = crop(picture.thumb, box)
+        return cv2.resize(view, (THUMB, THUMB), interpolation=cv2.INTER_LINEAR), box, 0.0
+    angle = ROTATIONS[variant - len(WINDOWS)]
+    aspect = content_aspect(picture)
+    width, height = (THUMB, max(8, round(THUMB / aspect))) if aspect >= 1 else (max(8, round(THUMB * aspect)), THUMB)
+    unsqueezed = cv2.resize(picture.thumb, (width, height), interpolation=cv2.INTER_LINEAR)
+    view = rotate_valid(unsqueezed, angle)
+    return cv2.resize(view, (THUMB, THUMB), interpolation=cv2.INTER_LINEAR), Box(), angle
+
+
+def confirm_pictures(a: Picture, b: Picture, variant_a: int = -1, variant_b: int = -1) -> Confirmation:
+    """Confirm B against A, comparing the given variants of each (from a neighbour search),
+    and the whole contents too; the better comparison wins."""
+    whole = confirm(a.thumb, b.thumb)
+    if variant_a < 0 and variant_b < 0:
+        return whole
+    view_a, box_a, angle_a = variant_view(a, variant_a)
+    view_b, box_b, angle_b = variant_view(b, variant_b)
+    part = confirm(view_a, view_b)
+    if part.score <= whole.score:
+        return whole
+    return Confirmation(part.score, part.transform, part.block_scores, box_a, box_b, angle_a - angle_b)
 
 
 def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below: float = 0.3) -> tuple[str, dict]:

@@ -38,6 +38,23 @@ class Box:
         return (self.left, self.top, self.right, self.bottom)
 
 
+def _window_boxes(sizes: tuple[float, ...] = (0.6, 0.8), places: tuple[float, ...] = (0.0, 0.5, 1.0)) -> tuple[Box, ...]:
+    boxes = []
+    for width in sizes:
+        for height in sizes:
+            for y in places:
+                for x in places:
+                    left, top = (1 - width) * x, (1 - height) * y
+                    boxes.append(Box(left, top, left + width, top + height))
+    return tuple(boxes)
+
+
+WINDOWS = _window_boxes()
+"""Sub-windows of the content whose hashes are indexed, so crops find their original and back."""
+ROTATIONS = (-20.0, -12.0, -6.0, 6.0, 12.0, 20.0)
+"""Angles (degrees, counter-clockwise) of the rotated-and-cropped views whose hashes are indexed."""
+
+
 @dataclass(frozen=True)
 class Signature:
     """Everything neardupd computes from one decoded picture."""
@@ -52,6 +69,10 @@ class Signature:
     contrast: float
     """Standard deviation of the grayscale thumb: near 0 for flat pictures."""
     mean_rgb: tuple[float, float, float]
+    window_hashes: tuple[int, ...] = ()
+    """pHash of each of WINDOWS of the content view."""
+    rotation_hashes: tuple[int, ...] = ()
+    """pHash of the content view rotated by each of ROTATIONS and cropped to its valid area."""
 
 
 def grayscale(rgb: np.ndarray) -> np.ndarray:
@@ -73,6 +94,14 @@ def dct_hashes(gray32: np.ndarray) -> tuple[int, ...]:
     low = _DCT[:HASH_SIZE] @ gray32.astype(np.float64) @ _DCT[:HASH_SIZE].T
     low = np.round(low, 6)  # flat pictures: exact zeros, as scipy gives imagehash
     return tuple(_median_bits(form) for form in dihedral(low, odd_signs=True))
+
+
+def batch_hashes(grays32: np.ndarray) -> tuple[int, ...]:
+    """pHash (form 0 only) of a stack of 32x32 grayscale arrays, in one matrix product."""
+    low = np.matmul(np.matmul(_DCT[:HASH_SIZE], grays32.astype(np.float64)), _DCT[:HASH_SIZE].T)
+    low = np.round(low, 6)
+    bits = low.reshape(len(low), -1) > np.median(low.reshape(len(low), -1), axis=1, keepdims=True)
+    return tuple(int(v) for v in (bits.astype(np.uint64) * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64))
 
 
 def _median_bits(low: np.ndarray) -> int:
@@ -138,6 +167,61 @@ def crop(array: np.ndarray, box: Box) -> np.ndarray:
     return array[top:bottom, left:right]
 
 
+def valid_size(width: float, height: float, degrees: float) -> tuple[float, float]:
+    """Largest axis-aligned rectangle (width, height) inside a width x height one rotated by ``degrees``."""
+    angle = abs(np.radians(degrees))
+    sin_a, cos_a = abs(np.sin(angle)), abs(np.cos(angle))
+    long_side, short_side = max(width, height), min(width, height)
+    if short_side <= 2 * sin_a * cos_a * long_side or abs(sin_a - cos_a) < 1e-10:
+        half = 0.5 * short_side
+        return (half / sin_a, half / cos_a) if width >= height else (half / cos_a, half / sin_a)
+    cos_2a = cos_a * cos_a - sin_a * sin_a
+    return (width * cos_a - height * sin_a) / cos_2a, (height * cos_a - width * sin_a) / cos_2a
+
+
+def rotate_valid(gray: np.ndarray, degrees: float) -> np.ndarray:
+    """``gray`` rotated counter-clockwise by ``degrees`` and cropped to the area with picture only."""
+    height, width = gray.shape
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    rotated = cv2.warpAffine(gray, matrix, (width, height), flags=cv2.INTER_LINEAR)
+    valid_w, valid_h = valid_size(width, height, degrees)
+    x0 = min(int(np.ceil((width - valid_w) / 2)), width // 2 - 1)
+    y0 = min(int(np.ceil((height - valid_h) / 2)), height // 2 - 1)
+    return rotated[max(y0, 0):height - max(y0, 0), max(x0, 0):width - max(x0, 0)]
+
+
+def _area32(gray: np.ndarray) -> np.ndarray:
+    return cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA)
+
+
+_WINDOW_GRID = 160
+"""The content is squeezed to this square once; every window is then a whole number of 32x32 blocks."""
+
+
+def _window_views(content: np.ndarray) -> list[np.ndarray]:
+    square = cv2.resize(content, (_WINDOW_GRID, _WINDOW_GRID), interpolation=cv2.INTER_AREA)
+    views = []
+    for box in WINDOWS:
+        left, top = round(box.left * _WINDOW_GRID), round(box.top * _WINDOW_GRID)
+        width, height = round((box.right - box.left) * _WINDOW_GRID), round((box.bottom - box.top) * _WINDOW_GRID)
+        region = square[top:top + height, left:left + width]
+        views.append(cv2.resize(region, (32, 32), interpolation=cv2.INTER_AREA))  # whole blocks: fast path
+    return views
+
+
+def variant_hashes(content: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Hashes of the WINDOWS and of the ROTATIONS views of a content view (grayscale uint8)."""
+    if min(content.shape) < 8:
+        return (), ()
+    scale = 128 / max(content.shape)
+    small = content if scale >= 1 else cv2.resize(
+        content, (max(8, round(content.shape[1] * scale)), max(8, round(content.shape[0] * scale))),
+        interpolation=cv2.INTER_AREA)
+    rotations = [_area32(rotate_valid(small, angle)) for angle in ROTATIONS]
+    hashes = batch_hashes(np.stack(_window_views(content) + rotations))
+    return hashes[:len(WINDOWS)], hashes[len(WINDOWS):]
+
+
 def make_thumb(gray: np.ndarray, size: int = THUMB) -> np.ndarray:
     """Squeeze a grayscale array to ``size`` x ``size`` with area averaging."""
     return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
@@ -151,6 +235,7 @@ def compute(rgb: np.ndarray) -> Signature:
     thumb = make_thumb(content)
     mean_rgb = tuple(float(v) for v in cv2.mean(rgb)[:3])
     content_hashes = dct_hashes(_resize32(content))
+    windows, rotations = variant_hashes(content)
     return Signature(
         phash=content_hashes[0] if box == Box() else phash(gray),
         content_hashes=content_hashes,
@@ -158,6 +243,8 @@ def compute(rgb: np.ndarray) -> Signature:
         thumb=thumb,
         contrast=float(thumb.std()),
         mean_rgb=mean_rgb,  # type: ignore[arg-type]
+        window_hashes=windows,
+        rotation_hashes=rotations,
     )
 
 
