@@ -48,13 +48,13 @@ class DecodeSettings:
 class MatchSettings:
     radius: int = 16
     """Largest Hamming distance (of 64 bits) at which a stored hash is a candidate."""
-    candidates: int = 10
+    candidates: int = 5
     """The nearest this many candidates are confirmed per new picture..."""
-    always_within: int = 10
+    always_within: int = 8
     """...and every candidate at this distance or closer, however many (large copy groups)."""
     floor: float = 0.35
     """Pairs scoring below this are not stored at all."""
-    threshold: float = 0.6
+    threshold: float = 0.7
     """Pairs at or above this are reported as copies (the views and ``dupes`` default)."""
     min_contrast: float = 4.0
     """Flatter pictures (grey-level std. dev. of the thumb) only match exactly or by pixels."""

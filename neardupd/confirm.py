@@ -7,6 +7,7 @@ overlay (caption, sticker, logo) spoils only the blocks it covers, and those are
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -41,35 +42,51 @@ class Confirmation:
 
 
 def _prepare(thumb: np.ndarray, sigma: float) -> np.ndarray:
-    blurred = cv2.GaussianBlur(thumb.astype(np.float32), (0, 0), sigma)
-    return blurred
+    return cv2.GaussianBlur(thumb.astype(np.float64), (0, 0), sigma)
+
+
+@functools.cache
+def _block_matrix(side: int, grid: int) -> np.ndarray:
+    """(grid, side) 0/1 matrix: ``M @ x @ M.T`` sums x over grid x grid blocks."""
+    size = side // grid
+    matrix = np.zeros((grid, side))
+    for block in range(grid):
+        matrix[block, block * size:(block + 1) * size] = 1.0
+    return matrix
 
 
 def _block_correlations(a: np.ndarray, forms: np.ndarray, grid: int,
                         texture: float) -> tuple[np.ndarray, np.ndarray]:
     """Pearson correlation of each of grid x grid blocks between ``a`` and each form, and
     which blocks are informative (at least one side varies by more than ``texture`` grey levels)."""
-    size = a.shape[0] // grid
-    span = size * grid
-    a_blocks = a[:span, :span].reshape(grid, size, grid, size)
-    b_blocks = forms[:, :span, :span].reshape(len(forms), grid, size, grid, size)
-    a_dev = a_blocks - a_blocks.mean(axis=(1, 3), keepdims=True)
-    b_dev = b_blocks - b_blocks.mean(axis=(2, 4), keepdims=True)
-    covariance = (a_dev[None] * b_dev).sum(axis=(2, 4))
-    a_energy = (a_dev ** 2).sum(axis=(1, 3))
-    b_energy = (b_dev ** 2).sum(axis=(2, 4))
-    floor = size * size  # one grey level of noise: keeps near-flat blocks from dividing by ~0
-    correlation = covariance / np.sqrt((a_energy[None] + floor) * (b_energy + floor))
-    informative = np.maximum(a_energy[None], b_energy) > (texture * size) ** 2
+    blocks = _block_matrix(a.shape[0], grid)
+    count = (a.shape[0] // grid) ** 2
+
+    def block_sums(x: np.ndarray) -> np.ndarray:
+        return blocks @ x @ blocks.T
+
+    sum_a, sum_b = block_sums(a), block_sums(forms)
+    covariance = block_sums(a[None] * forms) - sum_a[None] * sum_b / count
+    a_energy = block_sums(a * a) - sum_a * sum_a / count
+    b_energy = block_sums(forms * forms) - sum_b * sum_b / count
+    floor = count  # one grey level of noise: keeps near-flat blocks from dividing by ~0
+    correlation = covariance / np.sqrt((np.maximum(a_energy, 0)[None] + floor) * (np.maximum(b_energy, 0) + floor))
+    informative = np.maximum(a_energy[None], b_energy) > texture * texture * count
     return correlation, informative
 
 
-def _trimmed_mean(values: np.ndarray, keep: float, minimum: int) -> float:
-    """Mean of the best ``keep`` fraction of ``values``; 0 when there are fewer than ``minimum``."""
-    if len(values) < minimum:
-        return 0.0
-    ordered = np.sort(values)
-    return float(ordered[int(round(len(ordered) * (1 - keep))):].mean())
+def _trimmed_means(blocks: np.ndarray, informative: np.ndarray, keep: float, minimum: int) -> np.ndarray:
+    """Per form, the mean of the best ``keep`` fraction of its informative blocks (0 if fewer than ``minimum``)."""
+    values = np.where(informative, blocks, np.inf).reshape(len(blocks), -1)
+    ordered = np.sort(values, axis=1)
+    counts = informative.reshape(len(blocks), -1).sum(axis=1)
+    starts = counts - np.round(counts * keep).astype(int)
+    sums = np.concatenate([np.zeros((len(blocks), 1)), np.cumsum(np.where(np.isinf(ordered), 0, ordered), axis=1)],
+                          axis=1)
+    rows = np.arange(len(blocks))
+    kept = np.maximum(counts - starts, 1)
+    means = (sums[rows, counts] - sums[rows, starts]) / kept
+    return np.where(counts >= minimum, means, 0.0)
 
 
 def confirm(thumb_a: np.ndarray, thumb_b: np.ndarray, *, sigma: float = 1.0, grid: int = 8,
@@ -83,7 +100,7 @@ def confirm(thumb_a: np.ndarray, thumb_b: np.ndarray, *, sigma: float = 1.0, gri
     a = _prepare(thumb_a, sigma)
     forms = np.stack(dihedral(_prepare(thumb_b, sigma)))
     blocks, informative = _block_correlations(a, forms, grid, texture)
-    scores = [_trimmed_mean(blocks[i][informative[i]], keep, min_blocks) for i in range(len(forms))]
+    scores = _trimmed_means(blocks, informative, keep, min_blocks)
     best = int(np.argmax(scores))
     shown = np.where(informative[best], blocks[best], np.nan)
     return Confirmation(float(np.clip(scores[best], 0.0, 1.0)), best, shown)
@@ -111,18 +128,103 @@ def variant_view(picture: Picture, variant: int) -> tuple[np.ndarray, Box, float
     return cv2.resize(view, (THUMB, THUMB), interpolation=cv2.INTER_LINEAR), Box(), angle
 
 
-def confirm_pictures(a: Picture, b: Picture, variant_a: int = -1, variant_b: int = -1) -> Confirmation:
+def confirm_pictures(a: Picture, b: Picture, variant_a: int = -1, variant_b: int = -1, *,
+                     good_enough: float = 0.9) -> Confirmation:
     """Confirm B against A, comparing the given variants of each (from a neighbour search),
-    and the whole contents too; the better comparison wins."""
+    and the whole contents too; the better comparison wins.
+
+    A window hint says roughly where one picture sits inside the other; template matching
+    then finds the true box, so the crop box reported is the real one, not the nearest window.
+    """
     whole = confirm(a.thumb, b.thumb)
-    if variant_a < 0 and variant_b < 0:
+    if whole.score >= good_enough:
         return whole
-    view_a, box_a, angle_a = variant_view(a, variant_a)
-    view_b, box_b, angle_b = variant_view(b, variant_b)
-    part = confirm(view_a, view_b)
-    if part.score <= whole.score:
+    is_window_a, is_window_b = 0 <= variant_a < len(WINDOWS), 0 <= variant_b < len(WINDOWS)
+    if is_window_a and is_window_b:
+        inside_a, box = _frame_of_smaller(WINDOWS[variant_a], WINDOWS[variant_b])
+        part = _confirm_inside(a, b, box) if inside_a else _confirm_inside(b, a, box, swapped=True)
+    elif is_window_a and variant_b < 0:
+        part = _confirm_inside(a, b, WINDOWS[variant_a])
+    elif is_window_b and variant_a < 0:
+        part = _confirm_inside(b, a, WINDOWS[variant_b], swapped=True)
+    elif variant_a >= 0 or variant_b >= 0:
+        view_a, _, angle_a = variant_view(a, variant_a)
+        view_b, _, angle_b = variant_view(b, variant_b)
+        found = confirm(view_a, view_b)
+        part = Confirmation(found.score, found.transform, found.block_scores, rotation=angle_a - angle_b)
+    else:
         return whole
-    return Confirmation(part.score, part.transform, part.block_scores, box_a, box_b, angle_a - angle_b)
+    return part if part.score > whole.score else whole
+
+
+def _frame_of_smaller(window_a: Box, window_b: Box) -> tuple[bool, Box]:
+    """Two windows show the same region: where does the smaller picture's whole frame lie in the
+    larger one's? (True, box in A) if B is the smaller, else (False, box in B)."""
+    scale_x = (window_a.right - window_a.left) / (window_b.right - window_b.left)
+    scale_y = (window_a.bottom - window_a.top) / (window_b.bottom - window_b.top)
+    if scale_x * scale_y <= 1:
+        left, top = window_a.left - window_b.left * scale_x, window_a.top - window_b.top * scale_y
+        return True, _clip(Box(left, top, left + scale_x, top + scale_y))
+    left, top = window_b.left - window_a.left / scale_x, window_b.top - window_a.top / scale_y
+    return False, _clip(Box(left, top, left + 1 / scale_x, top + 1 / scale_y))
+
+
+def _clip(box: Box) -> Box:
+    left, top = min(max(box.left, 0.0), 0.9), min(max(box.top, 0.0), 0.9)
+    return Box(left, top, max(min(box.right, 1.0), left + 0.1), max(min(box.bottom, 1.0), top + 0.1))
+
+
+def _confirm_inside(big: Picture, small: Picture, box: Box, *, swapped: bool = False) -> Confirmation:
+    """Confirm that ``small`` is the part ``box`` (roughly) of ``big``; refine the box first.
+    Scores are oriented as (A, B) = (big, small), or (small, big) when ``swapped``."""
+    first = confirm(_window(big.thumb, box), small.thumb)
+    if not 0.25 <= first.score < 0.92:  # hopeless, or already aligned well
+        return _oriented(first, box, swapped)
+    turned_small = dihedral(small.thumb)[first.transform]
+    refined = refine_window(big.thumb, turned_small, box)
+    found = _best(first, confirm(_window(big.thumb, refined), small.thumb))
+    return _oriented(found, refined if found is not first else box, swapped)
+
+
+def _oriented(found: Confirmation, box: Box, swapped: bool) -> Confirmation:
+    if not swapped:
+        return Confirmation(found.score, found.transform, found.block_scores, region_a=box)
+    return Confirmation(found.score, _inverse(found.transform), found.block_scores, region_b=box)
+
+
+def _best(first: Confirmation, second: Confirmation) -> Confirmation:
+    return second if second.score > first.score else first
+
+
+def _inverse(transform: int) -> int:
+    """The dihedral form that undoes ``transform`` (rotations reverse; mirrored forms are their own inverse)."""
+    rotation, mirrored = divmod(transform, 2)
+    return transform if mirrored else ((4 - rotation) % 4) * 2
+
+
+def _window(thumb: np.ndarray, box: Box) -> np.ndarray:
+    return cv2.resize(crop(thumb, box), (THUMB, THUMB), interpolation=cv2.INTER_LINEAR)
+
+
+def refine_window(big: np.ndarray, small: np.ndarray, box: Box, *,
+                  sizes: tuple[float, ...] = (0.87, 1.0, 1.15)) -> Box:
+    """Where ``small`` (a whole thumb) best sits inside ``big``, near ``box``: template matching
+    over window sizes around the box's, at every offset. Returns the box found (fractions)."""
+    side = big.shape[0]
+    target = _prepare(big, 1.0).astype(np.float32)
+    best, found = -2.0, box
+    for scale_x in sizes:
+        for scale_y in sizes:
+            width = round((box.right - box.left) * side * scale_x)
+            height = round((box.bottom - box.top) * side * scale_y)
+            if not (8 <= width <= side and 8 <= height <= side):
+                continue
+            template = _prepare(cv2.resize(small, (width, height), interpolation=cv2.INTER_AREA), 1.0).astype(np.float32)
+            scores = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
+            _, value, _, (x, y) = cv2.minMaxLoc(scores)
+            if value > best:
+                best, found = value, Box(x / side, y / side, (x + width) / side, (y + height) / side)
+    return found
 
 
 def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below: float = 0.3) -> tuple[str, dict]:
@@ -133,8 +235,12 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
     borders_a, borders_b = _borders(a.content_box), _borders(b.content_box)
     aspect = _aspect(b) / _aspect(a) if confirmation.transform % 4 < 2 else _aspect(b) * _aspect(a)
     region = differing_region(confirmation.block_scores, differ_below)
+    crop_a, crop_b = _region(confirmation.region_a), _region(confirmation.region_b)
     details: dict = {
         "transform": confirmation.transform_name,
+        "crop": crop_a,
+        "crop_of_b": crop_b,
+        "rotation": round(confirmation.rotation, 1),
         "scale": round(((b.width * b.height) / max(a.width * a.height, 1)) ** 0.5, 3),
         "aspect_change": round(aspect, 3),
         "borders_a": borders_a,
@@ -146,7 +252,7 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
         "likely_original": _likely_original(a, b, borders_a, borders_b),
     }
     modified = (confirmation.transform != 0 or region is not None or abs(aspect - 1) > 0.05
-                or borders_a != borders_b)
+                or borders_a != borders_b or crop_a is not None or crop_b is not None or confirmation.rotation != 0)
     return ("modified" if modified else "near"), details
 
 
@@ -158,6 +264,11 @@ def differing_region(block_scores: np.ndarray, below: float) -> list[float] | No
     grid = block_scores.shape[0]
     return [round(cols.min() / grid, 3), round(rows.min() / grid, 3),
             round((cols.max() + 1) / grid, 3), round((rows.max() + 1) / grid, 3)]
+
+
+def _region(box: Box) -> list[float] | None:
+    """A compared region as ``[left, top, right, bottom]`` fractions, or None when it is everything."""
+    return None if box.area > 0.97 else [round(v, 3) for v in box.as_tuple()]
 
 
 def _borders(box: Box) -> list[float] | None:

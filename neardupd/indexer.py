@@ -1,7 +1,6 @@
 """One file end to end: stat -> skip/rename -> decode -> sign -> store -> match.
 
-:class:`Indexer` owns the neighbour index (a BK-tree built from the store at start and kept
-current) and is what both ``neardupd scan`` and the daemon call.
+:class:`Indexer` owns the neighbour index (built from the store at start and kept current) and is what both ``neardupd scan`` and the daemon call.
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from neardupd import confirm, signature
-from neardupd.bktree import BKTree
 from neardupd.config import Config
 from neardupd.decode import Decoded, decode_stream, looks_like_image
 from neardupd.errors import DecodeError
-from neardupd.signature import Picture, Signature
+from neardupd.neighbours import CONTAINS, OVERLAP, WITHIN, HammingIndex, Neighbour
+from neardupd.signature import ROTATIONS, WINDOWS, Picture, Signature
 from neardupd.store import Match, Store
 
 log = logging.getLogger(__name__)
@@ -63,14 +62,35 @@ class Analysed:
     picture: Picture
 
 
-def judge(a: Picture, b: Picture, config: Config) -> tuple[float, str, str, dict] | None:
-    """Confirm and explain a pair of pictures: (score, kind, transform, details), or None if
-    either is too flat or small to compare."""
+VARIANTS = len(WINDOWS) + len(ROTATIONS)
+
+
+def variants_of(sig: Signature) -> tuple[int, ...]:
+    return sig.window_hashes + sig.rotation_hashes
+
+
+def judge(a: Picture, b: Picture, config: Config, hint: Neighbour | None = None) -> tuple[float, str, str, dict] | None:
+    """Confirm and explain a pair of pictures, A stored and B new, guided by the neighbour
+    search's ``hint``: (score, kind, transform, details), or None if either is too flat or small."""
     if not (_matchable(a, config) and _matchable(b, config)):
         return None
-    result = confirm.confirm(a.thumb, b.thumb)
+    variant_a, variant_b = _hinted_variants(hint)
+    result = confirm.confirm_pictures(a, b, variant_a, variant_b)
     kind, details = confirm.explain(a, b, result)
     return result.score, kind, result.transform_name, details
+
+
+def _hinted_variants(hint: Neighbour | None) -> tuple[int, int]:
+    """Which variant of A (stored) and of B (new) the neighbour search matched (-1: the content)."""
+    if hint is None:
+        return -1, -1
+    if hint.relation == WITHIN:
+        return hint.variant, -1
+    if hint.relation == CONTAINS:
+        return -1, hint.form
+    if hint.relation == OVERLAP:
+        return hint.variant, hint.form
+    return -1, -1
 
 
 def compare(a: Analysed, b: Analysed, config: Config) -> tuple[float, str, str, dict]:
@@ -79,7 +99,10 @@ def compare(a: Analysed, b: Analysed, config: Config) -> tuple[float, str, str, 
         return 1.0, "exact", "none", {}
     if a.pixel_digest == b.pixel_digest:
         return 1.0, "pixel", "none", {}
-    judged = judge(a.picture, b.picture, config)
+    pair = HammingIndex(VARIANTS)
+    pair.add(0, a.signature.content_hashes[0], variants_of(a.signature))
+    hints = pair.nearest(b.signature.content_hashes, variants_of(b.signature), radius=64, limit=1)
+    judged = judge(a.picture, b.picture, config, hints[0] if hints else None)
     return judged if judged else (0.0, "none", "none", {"reason": "too flat or too small to compare"})
 
 
@@ -164,9 +187,9 @@ class Indexer:
         self.store = store
         self.config = config
         self.analyser = Analyser(config, decoder)
-        self.tree = BKTree()
-        for file_id, value in store.content_hashes():
-            self.tree.add(value, file_id)
+        self.neighbours = HammingIndex(VARIANTS)
+        for file_id, content, variants in store.index_hashes():
+            self.neighbours.add(file_id, content, variants)
 
     # --- one file ----------------------------------------------------------------------------
 
@@ -203,7 +226,7 @@ class Indexer:
             for found in self.find_matches(digest, decoded.pixel_digest, sig, picture, exclude=file_id):
                 self.store.add_match(Match(found.file_id, file_id, found.score, found.kind,
                                            found.transform, found.details))
-        self.tree.add(sig.content_hashes[0], file_id)
+        self.neighbours.add(file_id, sig.content_hashes[0], variants_of(sig))
         return Outcome.INDEXED
 
     def remove_path(self, path: bytes) -> bool:
@@ -236,13 +259,13 @@ class Indexer:
         if not _matchable(picture, self.config):
             return sorted(found.values(), key=lambda c: -c.score)
         settings = self.config.match
-        for _, file_id in self.tree.nearest(list(sig.content_hashes), settings.radius, settings.candidates + 1,
-                                              settings.always_within):
-            if file_id in found or file_id == exclude:
+        for hint in self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=settings.radius,
+                                            limit=settings.candidates + 1, keep_within=settings.always_within):
+            if hint.item in found or hint.item == exclude:
                 continue
-            judged = judge(self.store.picture(file_id), picture, self.config)
+            judged = judge(self.store.picture(hint.item), picture, self.config, hint)
             if judged and judged[0] >= settings.floor:
-                found[file_id] = Candidate(file_id, *judged)
+                found[hint.item] = Candidate(hint.item, *judged)
         return sorted(found.values(), key=lambda c: -c.score)
 
     # --- helpers -------------------------------------------------------------------------------
@@ -258,10 +281,8 @@ class Indexer:
         return False
 
     def _forget(self, file_id: int) -> None:
-        forms = self.store.content_forms(file_id)
         self.store.remove_file(file_id)
-        if forms:
-            self.tree.remove(forms[0], file_id)
+        self.neighbours.remove(file_id)
 
     # --- folders -------------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ hundred times faster than a BK-tree, whose pruning stops working past a few bits
 >>> [(c.item, c.distance, c.relation) for c in index.nearest([0b1111], (0b0110_0001, 0b0), radius=2, limit=5)]
 [(1, 0, 'same'), (2, 1, 'contains')]
 >>> index.remove(1)
->>> [c.item for c in index.nearest([0b1111], (), radius=2, limit=5)]
-[]
+>>> [(c.item, c.relation) for c in index.nearest([0b1111], (), radius=2, limit=5)]
+[(2, 'within')]
 """
 
 from __future__ import annotations

@@ -59,11 +59,12 @@ def now_iso() -> str:
 
 
 def migrations_dir() -> Path:
-    """The shipped SQL migrations: inside the installed package, or the source tree's folder."""
-    packaged = resources.files("neardupd") / "migrations"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "migrations"
+    """The SQL migrations: the source tree's folder in a checkout (an editable install keeps a
+    copy that would go stale), else the copy shipped inside the installed package."""
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "migrations").is_dir():
+        return checkout / "migrations"
+    return Path(str(resources.files("neardupd") / "migrations"))
 
 
 def load_migrations(folder: Path | None = None) -> list[tuple[int, str]]:
@@ -156,16 +157,23 @@ class Store:
     def error_paths(self) -> list[bytes]:
         return [row[0] for row in self.connection.execute("SELECT path_bytes FROM errors")]
 
-    def content_hashes(self) -> Iterator[tuple[int, int]]:
-        """(file_id, unsigned content hash as it is) for building the neighbour index."""
-        for file_id, value in self.connection.execute(
-                "SELECT file_id, hash FROM hashes WHERE kind = 'content' AND form = 0"):
-            yield file_id, to_unsigned(value)
-
-    def content_forms(self, file_id: int) -> list[int]:
+    def index_hashes(self) -> Iterator[tuple[int, int, tuple[int, ...]]]:
+        """(file_id, content hash, variant hashes: windows then rotations) for the neighbour index."""
         rows = self.connection.execute(
-            "SELECT hash FROM hashes WHERE file_id = ? AND kind = 'content' ORDER BY form", (file_id,))
-        return [to_unsigned(row[0]) for row in rows]
+            "SELECT file_id, kind, form, hash FROM hashes WHERE (kind = 'content' AND form = 0) "
+            "OR kind IN ('window', 'rotation') ORDER BY file_id, kind = 'rotation', kind = 'window', form")
+        current, content, variants = None, 0, []
+        for file_id, kind, _, value in rows:
+            if file_id != current:
+                if current is not None:
+                    yield current, content, tuple(variants)
+                current, content, variants = file_id, 0, []
+            if kind == "content":
+                content = to_unsigned(value)
+            else:
+                variants.append(to_unsigned(value))
+        if current is not None:
+            yield current, content, tuple(variants)
 
     def picture(self, file_id: int) -> Picture:
         row = self.connection.execute(
@@ -211,9 +219,11 @@ class Store:
             "INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (file_id, to_signed(signature.phash), box.left, box.top, box.right, box.bottom,
              signature.contrast, *signature.mean_rgb, signature.thumb.shape[0], signature.thumb.tobytes()))
-        self.connection.executemany(
-            "INSERT INTO hashes (file_id, kind, form, hash) VALUES (?, 'content', ?, ?)",
-            [(file_id, form, to_signed(value)) for form, value in enumerate(signature.content_hashes)])
+        rows = [(file_id, "content", form, value) for form, value in enumerate(signature.content_hashes)]
+        rows += [(file_id, "window", form, value) for form, value in enumerate(signature.window_hashes)]
+        rows += [(file_id, "rotation", form, value) for form, value in enumerate(signature.rotation_hashes)]
+        self.connection.executemany("INSERT INTO hashes (file_id, kind, form, hash) VALUES (?, ?, ?, ?)",
+                                    [(i, kind, form, to_signed(value)) for i, kind, form, value in rows])
         self.connection.execute("DELETE FROM errors WHERE path_bytes = ?", (path,))
         return file_id
 
