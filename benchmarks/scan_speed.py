@@ -1,7 +1,7 @@
 """Scan cost against the floor of decoding alone, measured in one run (a ratio, not seconds).
 
 For a folder (default: ../shared/data/camera), time
-  * decode: Pillow open + draft() to the work size + load + EXIF transpose, nothing else;
+  * decode: Pillow open + draft() to the work size + load, nothing else;
   * scan:   a full `Indexer.scan` of the same files into a fresh SQLite file (read, digest,
             decode, sign, store, match);
 alternating the two `--rounds` times and keeping each one's best, then print scan/decode.
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from neardupd.config import Config
 from neardupd.indexer import Indexer, walk_images
@@ -31,7 +31,6 @@ def decode_only(paths: list[bytes], work_size: int) -> float:
         with Image.open(path) as image:
             image.draft("RGB", (work_size, work_size))
             image.load()
-            ImageOps.exif_transpose(image)
     return time.perf_counter() - started
 
 

@@ -22,6 +22,7 @@ CREATE TABLE files (
 ) STRICT;
 CREATE INDEX files_file_digest ON files (file_digest);
 CREATE INDEX files_pixel_digest ON files (pixel_digest);
+CREATE INDEX files_size ON files (size);
 
 -- The perceptual signatures of each file (one row per file).
 CREATE TABLE signatures (

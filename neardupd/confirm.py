@@ -41,8 +41,12 @@ class Confirmation:
         return DIHEDRAL_NAMES[self.transform]
 
 
-def _prepare(thumb: np.ndarray, sigma: float) -> np.ndarray:
-    return cv2.GaussianBlur(thumb.astype(np.float64), (0, 0), sigma)
+def _prepare(thumb: np.ndarray, sigma: float, *, background: float = 6.0, keep_background: float = 0.3) -> np.ndarray:
+    """Blur away pixel noise and most of the smooth background (sky gradients, vignetting): what
+    is left is the structure that makes a picture itself, so two skies do not look like a copy."""
+    values = thumb.astype(np.float64)
+    detail = cv2.GaussianBlur(values, (0, 0), sigma)
+    return detail - (1 - keep_background) * cv2.GaussianBlur(values, (0, 0), background)
 
 
 @functools.cache
@@ -211,7 +215,7 @@ def refine_window(big: np.ndarray, small: np.ndarray, box: Box, *,
     """Where ``small`` (a whole thumb) best sits inside ``big``, near ``box``: template matching
     over window sizes around the box's, at every offset. Returns the box found (fractions)."""
     side = big.shape[0]
-    target = _prepare(big, 1.0).astype(np.float32)
+    target = cv2.GaussianBlur(big.astype(np.float32), (0, 0), 1.0)
     best, found = -2.0, box
     for scale_x in sizes:
         for scale_y in sizes:
@@ -219,7 +223,8 @@ def refine_window(big: np.ndarray, small: np.ndarray, box: Box, *,
             height = round((box.bottom - box.top) * side * scale_y)
             if not (8 <= width <= side and 8 <= height <= side):
                 continue
-            template = _prepare(cv2.resize(small, (width, height), interpolation=cv2.INTER_AREA), 1.0).astype(np.float32)
+            template = cv2.GaussianBlur(cv2.resize(small, (width, height), interpolation=cv2.INTER_AREA)
+                                        .astype(np.float32), (0, 0), 1.0)
             scores = cv2.matchTemplate(target, template, cv2.TM_CCOEFF_NORMED)
             _, value, _, (x, y) = cv2.minMaxLoc(scores)
             if value > best:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+import cv2
+from PIL import Image, UnidentifiedImageError
 
 from neardupd.errors import DecodeError
 
@@ -92,12 +93,11 @@ def decode_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_siz
         if image.format == "JPEG":
             image.draft(None, (work_size, work_size))
         _load(image, path)
-    if _orientation(image) in (5, 6, 7, 8):
+    orientation = _orientation(image)
+    if orientation in (5, 6, 7, 8):
         width, height = height, width
-    upright = _apply_orientation(image, path)
-    rgb = to_rgb(upright)
-    digest = _pixel_digest(rgb)
-    return Decoded(np.asarray(_shrink(rgb, work_size)), width, height, str(image.format), digest)
+    rgb = np.asarray(to_rgb(_upright(image, orientation)))
+    return Decoded(_shrink(rgb, work_size), width, height, str(image.format), _pixel_digest(rgb))
 
 
 def _open(handle: BinaryIO, path: str | bytes | os.PathLike) -> Image.Image:
@@ -149,12 +149,16 @@ def _orientation(image: Image.Image) -> int:
         return 1
 
 
-def _apply_orientation(image: Image.Image, path: str | bytes | os.PathLike) -> Image.Image:
-    try:
-        return ImageOps.exif_transpose(image) or image
-    except Exception as err:  # noqa: BLE001 - broken metadata must not lose the picture
-        log.warning("%s: ignoring unreadable EXIF orientation (%s)", os.fsdecode(path), err)
-        return image
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+
+
+def _upright(image: Image.Image, orientation: int) -> Image.Image:
+    """The pixels turned as EXIF orientation says (what ImageOps.exif_transpose does, without
+    rewriting the metadata we do not keep)."""
+    method = _TRANSPOSE.get(orientation)
+    return image.transpose(method) if method is not None else image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -185,16 +189,17 @@ def _scale_to_8bit(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values * scale), 0, 255).astype(np.uint8)
 
 
-def _pixel_digest(rgb: Image.Image) -> bytes:
+def _pixel_digest(rgb: np.ndarray) -> bytes:
     """SHA-256 (first 16 bytes) of the size and the upright RGB pixels as decoded."""
-    digest = hashlib.sha256(f"{rgb.width}x{rgb.height}:".encode())
-    digest.update(rgb.tobytes())
+    digest = hashlib.sha256(f"{rgb.shape[1]}x{rgb.shape[0]}:".encode())
+    digest.update(np.ascontiguousarray(rgb).data)
     return digest.digest()[:16]
 
 
-def _shrink(rgb: Image.Image, work_size: int) -> Image.Image:
-    scale = work_size / max(rgb.size)
+def _shrink(rgb: np.ndarray, work_size: int) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = work_size / max(height, width)
     if scale >= 1:
         return rgb
-    size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-    return rgb.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

@@ -157,19 +157,27 @@ class Analyser:
     def analyse(self, path: bytes) -> Analysed:
         """Decode and sign one file in memory (raises DecodeError or OSError)."""
         size = os.stat(path).st_size
-        data, digest = self.read(path, size)
-        decoded = self.decode(path, data)
+        decoded, digest = self.decode_and_digest(path, self.read(path, size))
         sig = signature.compute(decoded.pixels)
         picture = Picture.from_signature(sig, decoded.width, decoded.height, size)
         return Analysed(path, digest, decoded.pixel_digest, sig, picture)
 
-    def read(self, path: bytes, size: int) -> tuple[bytes | None, bytes]:
-        """The file's bytes (None if too large to hold) and their SHA-256, from one read."""
+    def read(self, path: bytes, size: int) -> bytes | None:
+        """The file's bytes, or None when it is too large to hold (it is then streamed twice)."""
+        if size > _WHOLE_READ_LIMIT:
+            return None
         with open(path, "rb") as handle:
-            if size > _WHOLE_READ_LIMIT:
-                return None, hashlib.file_digest(handle, "sha256").digest()
-            data = handle.read()
-        return data, hashlib.sha256(data).digest()
+            return handle.read()
+
+    def digest(self, path: bytes, data: bytes | None) -> bytes:
+        """SHA-256 of the file's bytes."""
+        if data is not None:
+            return hashlib.sha256(data).digest()
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").digest()
+
+    def decode_and_digest(self, path: bytes, data: bytes | None) -> tuple[Decoded, bytes]:
+        return self.decode(path, data), self.digest(path, data)
 
     def decode(self, path: bytes, data: bytes | None) -> Decoded:
         settings = self.config.decode
@@ -204,11 +212,13 @@ class Indexer:
             return Outcome.FAILED
         if not known and not failed and not _may_be_image(path):
             return Outcome.SKIPPED
-        data, digest = self.analyser.read(path, stat.st_size)
-        if not known and self._adopt_moved(path, digest, stat.st_size, stat.st_mtime_ns):
-            return Outcome.MOVED
+        data = self.analyser.read(path, stat.st_size)
+        if not known and self._vanished_of_size(stat.st_size):
+            digest = self.analyser.digest(path, data)
+            if self._adopt_moved(path, digest, stat.st_size, stat.st_mtime_ns):
+                return Outcome.MOVED
         try:
-            decoded = self.analyser.decode(path, data)
+            decoded, digest = self.analyser.decode_and_digest(path, data)
         except DecodeError as err:
             log.info("cannot index %s", err)
             with self.store.transaction():
@@ -269,6 +279,10 @@ class Indexer:
         return sorted(found.values(), key=lambda c: -c.score)
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def _vanished_of_size(self, size: int) -> bool:
+        """Whether an indexed file of this size is gone from its path (this one may be it, moved)."""
+        return any(not os.path.lexists(row.path) for row in self.store.files_of_size(size))
 
     def _adopt_moved(self, path: bytes, digest: bytes, size: int, mtime_ns: int) -> bool:
         """If a file with these bytes is indexed at a path that no longer exists, move its row here."""

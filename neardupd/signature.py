@@ -80,11 +80,6 @@ def grayscale(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).convert("L"))
 
 
-def hash_bits_to_int(bits: np.ndarray) -> int:
-    """A boolean array of 64 bits, most significant first, as an unsigned int."""
-    return int(np.sum(_BIT_WEIGHTS[bits.ravel()], dtype=np.uint64))
-
-
 def dct_hashes(gray32: np.ndarray) -> tuple[int, ...]:
     """pHash of a 32x32 grayscale array in its 8 dihedral forms (rot 0/90/180/270, each mirrored).
 
@@ -93,19 +88,21 @@ def dct_hashes(gray32: np.ndarray) -> tuple[int, ...]:
     """
     low = _DCT[:HASH_SIZE] @ gray32.astype(np.float64) @ _DCT[:HASH_SIZE].T
     low = np.round(low, 6)  # flat pictures: exact zeros, as scipy gives imagehash
-    return tuple(_median_bits(form) for form in dihedral(low, odd_signs=True))
+    return _median_hashes(np.stack(dihedral(low, odd_signs=True)))
 
 
 def batch_hashes(grays32: np.ndarray) -> tuple[int, ...]:
     """pHash (form 0 only) of a stack of 32x32 grayscale arrays, in one matrix product."""
     low = np.matmul(np.matmul(_DCT[:HASH_SIZE], grays32.astype(np.float64)), _DCT[:HASH_SIZE].T)
-    low = np.round(low, 6)
-    bits = low.reshape(len(low), -1) > np.median(low.reshape(len(low), -1), axis=1, keepdims=True)
+    return _median_hashes(np.round(low, 6))
+
+
+def _median_hashes(lows: np.ndarray) -> tuple[int, ...]:
+    """One 64-bit hash per 8x8 block of coefficients, bits most significant first: set where a
+    coefficient is above its block's median."""
+    flat = lows.reshape(len(lows), -1)
+    bits = flat > np.median(flat, axis=1, keepdims=True)
     return tuple(int(v) for v in (bits.astype(np.uint64) * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64))
-
-
-def _median_bits(low: np.ndarray) -> int:
-    return hash_bits_to_int(low > np.median(low))
 
 
 def dihedral(array: np.ndarray, *, odd_signs: bool = False) -> list[np.ndarray]:
@@ -199,13 +196,19 @@ _WINDOW_GRID = 160
 
 
 def _window_views(content: np.ndarray) -> list[np.ndarray]:
-    square = cv2.resize(content, (_WINDOW_GRID, _WINDOW_GRID), interpolation=cv2.INTER_AREA)
+    """32x32 area-averaged views of every window: box-filter the squeezed content once per block
+    shape, then take every k-th pixel (no resize per window)."""
+    square = cv2.resize(content, (_WINDOW_GRID, _WINDOW_GRID), interpolation=cv2.INTER_AREA).astype(np.float32)
+    filtered: dict[tuple[int, int], np.ndarray] = {}
     views = []
     for box in WINDOWS:
         left, top = round(box.left * _WINDOW_GRID), round(box.top * _WINDOW_GRID)
-        width, height = round((box.right - box.left) * _WINDOW_GRID), round((box.bottom - box.top) * _WINDOW_GRID)
-        region = square[top:top + height, left:left + width]
-        views.append(cv2.resize(region, (32, 32), interpolation=cv2.INTER_AREA))  # whole blocks: fast path
+        step_x = round((box.right - box.left) * _WINDOW_GRID) // 32
+        step_y = round((box.bottom - box.top) * _WINDOW_GRID) // 32
+        if (step_x, step_y) not in filtered:
+            filtered[step_x, step_y] = cv2.blur(square, (step_x, step_y), anchor=(0, 0),
+                                                borderType=cv2.BORDER_REPLICATE)
+        views.append(filtered[step_x, step_y][top:top + 32 * step_y:step_y, left:left + 32 * step_x:step_x])
     return views
 
 

@@ -144,6 +144,12 @@ class Store:
             (digest,)).fetchall()
         return [FileRow(*row) for row in rows]
 
+    def files_of_size(self, size: int) -> list[FileRow]:
+        rows = self.connection.execute(
+            "SELECT id, path_bytes, size, mtime_ns, file_digest, pixel_digest FROM files WHERE size = ?",
+            (size,)).fetchall()
+        return [FileRow(*row) for row in rows]
+
     def error_at(self, path: bytes) -> tuple[int, int, str] | None:
         """(size, mtime_ns, kind) of the recorded error for ``path``, if any."""
         row = self.connection.execute(
