@@ -78,7 +78,7 @@ CREATE TABLE matches (
 ) STRICT;
 CREATE INDEX matches_b ON matches (b);
 
-INSERT INTO meta (key, value) VALUES ('match_threshold', '0.7');
+INSERT INTO meta (key, value) VALUES ('match_threshold', '0.65');
 
 CREATE VIEW duplicate_pairs AS
 SELECT fa.path AS path_a, fb.path AS path_b, m.score, m.kind, m.transform, m.details,

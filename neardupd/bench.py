@@ -67,7 +67,7 @@ class Result:
                 f"average precision {self.average_precision:.3f}",
                 f"recall per transform at the strict threshold: {per}",
                 "calibration (score >= t: precision, recall): " + ", ".join(
-                    f"{t:.1f}: {p:.3f}, {r:.3f}" for t, p, r in self.calibration)]
+                    f"{t:.2f}: {p:.3f}, {r:.3f}" for t, p, r in self.calibration)]
 
 
 def recall_at_precision(labelled: list[tuple[float, int]], positives: int,
@@ -132,8 +132,11 @@ def score(truth: Truth, pairs: Iterable[tuple[str, str, float]]) -> Result:
                   calibration(strict, len(positives)))
 
 
+CALIBRATION_POINTS = (0.4, 0.5, 0.6, 0.65, 0.7, 0.8, 0.9)
+
+
 def calibration(labelled: list[tuple[float, int]], positives: int,
-                thresholds: tuple[float, ...] = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)) -> list[tuple[float, float, float]]:
+                thresholds: tuple[float, ...] = CALIBRATION_POINTS) -> list[tuple[float, float, float]]:
     """What a score threshold means: (threshold, precision, recall) for each."""
     rows = []
     for threshold in thresholds:

@@ -54,7 +54,7 @@ class MatchSettings:
     """...and every candidate at this distance or closer, however many (large copy groups)."""
     floor: float = 0.35
     """Pairs scoring below this are not stored at all."""
-    threshold: float = 0.7
+    threshold: float = 0.65
     """Pairs at or above this are reported as copies (the views and ``dupes`` default)."""
     min_contrast: float = 4.0
     """Flatter pictures (grey-level std. dev. of the thumb) only match exactly or by pixels."""

@@ -15,8 +15,8 @@ import warnings
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import numpy as np
 import cv2
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from neardupd.errors import DecodeError

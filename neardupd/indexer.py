@@ -1,6 +1,7 @@
 """One file end to end: stat -> skip/rename -> decode -> sign -> store -> match.
 
-:class:`Indexer` owns the neighbour index (built from the store at start and kept current) and is what both ``neardupd scan`` and the daemon call.
+:class:`Indexer` owns the neighbour index (built from the store at start and kept current)
+and is what both ``neardupd scan`` and the daemon call.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import io
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from neardupd import confirm, signature
@@ -153,6 +155,7 @@ class Analyser:
     def __init__(self, config: Config, decoder: Callable[..., Decoded] = decode_stream) -> None:
         self.config = config
         self.decoder = decoder
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neardupd-sha256")
 
     def analyse(self, path: bytes) -> Analysed:
         """Decode and sign one file in memory (raises DecodeError or OSError)."""
@@ -177,7 +180,13 @@ class Analyser:
             return hashlib.file_digest(handle, "sha256").digest()
 
     def decode_and_digest(self, path: bytes, data: bytes | None) -> tuple[Decoded, bytes]:
-        return self.decode(path, data), self.digest(path, data)
+        """Decode while a helper thread hashes the same bytes (both release the GIL)."""
+        digest = self._hasher.submit(self.digest, path, data)
+        try:
+            decoded = self.decode(path, data)
+        finally:
+            wait([digest])
+        return decoded, digest.result()
 
     def decode(self, path: bytes, data: bytes | None) -> Decoded:
         settings = self.config.decode

@@ -38,7 +38,8 @@ class Box:
         return (self.left, self.top, self.right, self.bottom)
 
 
-def _window_boxes(sizes: tuple[float, ...] = (0.6, 0.8), places: tuple[float, ...] = (0.0, 0.5, 1.0)) -> tuple[Box, ...]:
+def _window_boxes(sizes: tuple[float, ...] = (0.6, 0.8),
+                  places: tuple[float, ...] = (0.0, 0.5, 1.0)) -> tuple[Box, ...]:
     boxes = []
     for width in sizes:
         for height in sizes:
