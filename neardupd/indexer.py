@@ -88,8 +88,8 @@ def _hinted_variants(hint: Neighbour | None) -> tuple[int, int]:
         return -1, -1
     if hint.relation == WITHIN:
         return hint.variant, -1
-    if hint.relation == CONTAINS:
-        return -1, hint.form
+    if hint.relation == CONTAINS:  # forms past the variants are flipped windows: same box, turned
+        return -1, hint.form if hint.form < VARIANTS else (hint.form - VARIANTS) % len(WINDOWS)
     if hint.relation == OVERLAP:
         return hint.variant, hint.form
     return -1, -1
@@ -103,7 +103,8 @@ def compare(a: Analysed, b: Analysed, config: Config) -> tuple[float, str, str, 
         return 1.0, "pixel", "none", {}
     pair = HammingIndex(VARIANTS)
     pair.add(0, a.signature.content_hashes[0], variants_of(a.signature))
-    hints = pair.nearest(b.signature.content_hashes, variants_of(b.signature), radius=64, limit=1)
+    hints = pair.nearest(b.signature.content_hashes, variants_of(b.signature), radius=64, limit=1,
+                         contained=b.signature.flipped_window_hashes)
     judged = judge(a.picture, b.picture, config, hints[0] if hints else None)
     return judged if judged else (0.0, "none", "none", {"reason": "too flat or too small to compare"})
 
@@ -279,7 +280,8 @@ class Indexer:
             return sorted(found.values(), key=lambda c: -c.score)
         settings = self.config.match
         for hint in self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=settings.radius,
-                                            limit=settings.candidates + 1, keep_within=settings.always_within):
+                                            limit=settings.candidates + 1, keep_within=settings.always_within,
+                                            contained=sig.flipped_window_hashes):
             if hint.item in found or hint.item == exclude:
                 continue
             judged = judge(self.store.picture(hint.item), picture, self.config, hint)

@@ -105,16 +105,19 @@ class HammingIndex:
         self._variant.remove(item)
 
     def nearest(self, forms: Sequence[int], variants: Sequence[int], *, radius: int, limit: int,
-                keep_within: int = -1) -> list[Neighbour]:
+                keep_within: int = -1, contained: Sequence[int] = ()) -> list[Neighbour]:
         """The ``limit`` nearest items within ``radius`` (plus all within ``keep_within``), nearest first.
 
-        ``forms`` are the new picture's content hash in its dihedral forms; ``variants`` its variant hashes.
+        ``forms`` are the new picture's content hash in its dihedral forms; ``variants`` its variant
+        hashes; ``contained`` more views of it that are only compared with stored contents (their
+        ``form`` in a CONTAINS neighbour counts on from ``len(variants)``).
         """
         best: dict[int, Neighbour] = {}
         form_probes = np.array(forms, dtype=np.uint64)
         variant_probes = np.array(variants, dtype=np.uint64)
+        contained_probes = np.array(tuple(variants) + tuple(contained), dtype=np.uint64)
         for table, probes, relation in ((self._content, form_probes, SAME), (self._variant, form_probes, WITHIN),
-                                        (self._content, variant_probes, CONTAINS),
+                                        (self._content, contained_probes, CONTAINS),
                                         (self._variant, variant_probes, OVERLAP)):
             if len(probes):
                 self._collect(best, table, probes, relation, radius)

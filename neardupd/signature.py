@@ -74,6 +74,9 @@ class Signature:
     """pHash of each of WINDOWS of the content view."""
     rotation_hashes: tuple[int, ...] = ()
     """pHash of the content view rotated by each of ROTATIONS and cropped to its valid area."""
+    flipped_window_hashes: tuple[int, ...] = ()
+    """pHash of each window mirrored left-right, then of each mirrored top-bottom (not stored:
+    only searched with, so a flipped crop indexed earlier is found from its original)."""
 
 
 def grayscale(rgb: np.ndarray) -> np.ndarray:
@@ -92,10 +95,14 @@ def dct_hashes(gray32: np.ndarray) -> tuple[int, ...]:
     return _median_hashes(np.stack(dihedral(low, odd_signs=True)))
 
 
-def batch_hashes(grays32: np.ndarray) -> tuple[int, ...]:
-    """pHash (form 0 only) of a stack of 32x32 grayscale arrays, in one matrix product."""
-    low = np.matmul(np.matmul(_DCT[:HASH_SIZE], grays32.astype(np.float64)), _DCT[:HASH_SIZE].T)
-    return _median_hashes(np.round(low, 6))
+def batch_hashes(grays32: np.ndarray, flips: bool = False) -> tuple[int, ...]:
+    """pHash of a stack of 32x32 grayscale arrays, in one matrix product; with ``flips``, then
+    also of each mirrored left-right, then of each mirrored top-bottom (from the same DCT)."""
+    low = np.round(np.matmul(np.matmul(_DCT[:HASH_SIZE], grays32.astype(np.float64)), _DCT[:HASH_SIZE].T), 6)
+    if not flips:
+        return _median_hashes(low)
+    sign = (-1.0) ** np.arange(HASH_SIZE)
+    return _median_hashes(np.concatenate([low, low * sign[None, None, :], low * sign[None, :, None]]))
 
 
 def _median_hashes(lows: np.ndarray) -> tuple[int, ...]:
@@ -213,17 +220,20 @@ def _window_views(content: np.ndarray) -> list[np.ndarray]:
     return views
 
 
-def variant_hashes(content: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Hashes of the WINDOWS and of the ROTATIONS views of a content view (grayscale uint8)."""
+def variant_hashes(content: np.ndarray) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Hashes of the WINDOWS and of the ROTATIONS views of a content view (grayscale uint8), and of
+    each window mirrored left-right, then top-bottom (probes for crops that were also flipped)."""
     if min(content.shape) < 8:
-        return (), ()
+        return (), (), ()
     scale = 128 / max(content.shape)
     small = content if scale >= 1 else cv2.resize(
         content, (max(8, round(content.shape[1] * scale)), max(8, round(content.shape[0] * scale))),
         interpolation=cv2.INTER_AREA)
     rotations = [_area32(rotate_valid(small, angle)) for angle in ROTATIONS]
-    hashes = batch_hashes(np.stack(_window_views(content) + rotations))
-    return hashes[:len(WINDOWS)], hashes[len(WINDOWS):]
+    count = len(WINDOWS) + len(ROTATIONS)
+    hashes = batch_hashes(np.stack(_window_views(content) + rotations), flips=True)
+    flipped = hashes[count:count + len(WINDOWS)] + hashes[2 * count:2 * count + len(WINDOWS)]
+    return hashes[:len(WINDOWS)], hashes[len(WINDOWS):count], flipped
 
 
 def make_thumb(gray: np.ndarray, size: int = THUMB) -> np.ndarray:
@@ -239,7 +249,7 @@ def compute(rgb: np.ndarray) -> Signature:
     thumb = make_thumb(content)
     mean_rgb = tuple(float(v) for v in cv2.mean(rgb)[:3])
     content_hashes = dct_hashes(_resize32(content))
-    windows, rotations = variant_hashes(content)
+    windows, rotations, flipped = variant_hashes(content)
     return Signature(
         phash=content_hashes[0] if box == Box() else phash(gray),
         content_hashes=content_hashes,
@@ -249,6 +259,7 @@ def compute(rgb: np.ndarray) -> Signature:
         mean_rgb=mean_rgb,  # type: ignore[arg-type]
         window_hashes=windows,
         rotation_hashes=rotations,
+        flipped_window_hashes=flipped,
     )
 
 
