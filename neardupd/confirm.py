@@ -111,25 +111,24 @@ def confirm(thumb_a: np.ndarray, thumb_b: np.ndarray, *, sigma: float = 1.0, gri
 
 
 def content_aspect(picture: Picture) -> float:
+    """Width over height of the picture's content (inside its uniform borders), in pixels."""
     box = picture.content_box
     return (picture.width * (box.right - box.left)) / max(picture.height * (box.bottom - box.top), 1e-6)
 
 
-def variant_view(picture: Picture, variant: int) -> tuple[np.ndarray, Box, float]:
-    """A THUMB x THUMB view of one variant of a picture, made from its stored thumb:
-    (view, window box, rotation in degrees). ``variant`` -1 is the whole content."""
+def variant_view(picture: Picture, variant: int) -> tuple[np.ndarray, float]:
+    """A THUMB x THUMB view of one variant of a picture, made from its stored thumb, and the
+    rotation in degrees it shows. ``variant`` -1 is the whole content."""
     if variant < 0:
-        return picture.thumb, Box(), 0.0
+        return picture.thumb, 0.0
     if variant < len(WINDOWS):
-        box = WINDOWS[variant]
-        view = crop(picture.thumb, box)
-        return cv2.resize(view, (THUMB, THUMB), interpolation=cv2.INTER_LINEAR), box, 0.0
+        return _window(picture.thumb, WINDOWS[variant]), 0.0
     angle = ROTATIONS[variant - len(WINDOWS)]
     aspect = content_aspect(picture)
     width, height = (THUMB, max(8, round(THUMB / aspect))) if aspect >= 1 else (max(8, round(THUMB * aspect)), THUMB)
     unsqueezed = cv2.resize(picture.thumb, (width, height), interpolation=cv2.INTER_LINEAR)
     view = rotate_valid(unsqueezed, angle)
-    return cv2.resize(view, (THUMB, THUMB), interpolation=cv2.INTER_LINEAR), Box(), angle
+    return cv2.resize(view, (THUMB, THUMB), interpolation=cv2.INTER_LINEAR), angle
 
 
 def confirm_pictures(a: Picture, b: Picture, variant_a: int = -1, variant_b: int = -1, *,
@@ -152,8 +151,8 @@ def confirm_pictures(a: Picture, b: Picture, variant_a: int = -1, variant_b: int
     elif is_window_b and variant_a < 0:
         part = _confirm_inside(b, a, WINDOWS[variant_b], swapped=True)
     elif variant_a >= 0 or variant_b >= 0:
-        view_a, _, angle_a = variant_view(a, variant_a)
-        view_b, _, angle_b = variant_view(b, variant_b)
+        view_a, angle_a = variant_view(a, variant_a)
+        view_b, angle_b = variant_view(b, variant_b)
         found = confirm(view_a, view_b)
         part = Confirmation(found.score, found.transform, found.block_scores, rotation=angle_a - angle_b)
     else:
@@ -238,7 +237,8 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
     Details are plain JSON values: see README.md, "What changed".
     """
     borders_a, borders_b = _borders(a.content_box), _borders(b.content_box)
-    aspect = _aspect(b) / _aspect(a) if confirmation.transform % 4 < 2 else _aspect(b) * _aspect(a)
+    aspect = content_aspect(b) / content_aspect(a) if confirmation.transform % 4 < 2 \
+        else content_aspect(b) * content_aspect(a)
     region = differing_region(confirmation.block_scores, differ_below)
     crop_a, crop_b = _region(confirmation.region_a), _region(confirmation.region_b)
     details: dict = {
@@ -281,10 +281,6 @@ def _borders(box: Box) -> list[float] | None:
     sides = [box.left, box.top, 1 - box.right, 1 - box.bottom]
     return [round(v, 3) for v in sides] if max(sides) > 0.01 else None
 
-
-def _aspect(picture: Picture) -> float:
-    box = picture.content_box
-    return (picture.width * (box.right - box.left)) / max(picture.height * (box.bottom - box.top), 1e-6)
 
 
 def _luma(rgb: tuple[float, float, float]) -> float:

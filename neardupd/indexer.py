@@ -223,12 +223,16 @@ class Indexer:
         if not known and not failed and not _may_be_image(path):
             return Outcome.SKIPPED
         data = self.analyser.read(path, stat.st_size)
+        digest = None
         if not known and self._vanished_of_size(stat.st_size):
             digest = self.analyser.digest(path, data)
             if self._adopt_moved(path, digest, stat.st_size, stat.st_mtime_ns):
                 return Outcome.MOVED
         try:
-            decoded, digest = self.analyser.decode_and_digest(path, data)
+            if digest is None:
+                decoded, digest = self.analyser.decode_and_digest(path, data)
+            else:  # already hashed to look for a move: do not hash twice
+                decoded = self.analyser.decode(path, data)
         except DecodeError as err:
             log.info("cannot index %s", err)
             with self.store.transaction():

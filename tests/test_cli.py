@@ -43,9 +43,13 @@ def test_min_score_can_show_weaker_candidates(tmp_path, data, cli):
     folder = _library(tmp_path, data)
     db = tmp_path / "index.sqlite"
     cli("scan", "--db", str(db), str(folder))
-    default = cli("dupes", "--db", str(db), "--json").stdout.splitlines()
-    everything = cli("dupes", "--db", str(db), "--json", "--min-score", "0").stdout.splitlines()
-    assert len(everything) >= len(default)
+    default = [json.loads(line) for line in cli("dupes", "--db", str(db), "--json").stdout.splitlines()]
+    everything = [json.loads(line) for line in
+                  cli("dupes", "--db", str(db), "--json", "--min-score", "0").stdout.splitlines()]
+    threshold = min(p["score"] for p in default)
+    assert threshold >= 0.65  # the index's match_threshold
+    assert all(p in everything for p in default)
+    assert all(p["score"] < 0.65 for p in everything if p not in default)
     text = cli("dupes", "--db", str(db)).stdout
     assert text.startswith("group 1: 5 files")
 
