@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from neardupd.errors import DecodeError
 
@@ -81,6 +81,22 @@ def decode_file(path: str | bytes | os.PathLike, *, work_size: int = 256,
 def decode_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size: int = 256,
                   max_pixels: int = 200_000_000) -> Decoded:
     """Decode an open binary file; ``path`` is only used in error messages."""
+    return normalise(read_stream(handle, path, work_size=work_size, max_pixels=max_pixels), work_size)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A picture as Pillow loaded it (a JPEG at reduced size), with its size in the file."""
+
+    image: Image.Image
+    width: int
+    height: int
+
+
+def read_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size: int = 256,
+                max_pixels: int = 200_000_000) -> Loaded:
+    """The first half of :func:`decode_stream`: the picture loaded by Pillow (a JPEG at
+    reduced size), not yet turned upright or converted. Nearly all of it runs without the GIL."""
     _register_heif()
     if handle.read(1) == b"":
         raise DecodeError(path, "empty", "the file is empty")
@@ -92,7 +108,15 @@ def decode_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_siz
         width, height = _check_size(image, path, max_pixels)
         if image.format == "JPEG":
             image.draft(None, (work_size, work_size))
+        image.decodermaxblock = _read_block(handle)
         _load(image, path)
+    return Loaded(image, width, height)
+
+
+def normalise(loaded: Loaded, work_size: int = 256) -> Decoded:
+    """The second half of :func:`decode_stream`: a loaded picture turned upright (EXIF),
+    converted to RGB, hashed and shrunk to ``work_size``."""
+    image, width, height = loaded.image, loaded.width, loaded.height
     orientation = _orientation(image)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
@@ -116,6 +140,16 @@ def _open(handle: BinaryIO, path: str | bytes | os.PathLike) -> Image.Image:
 def _too_large(path: str | bytes | os.PathLike, err: Exception) -> DecodeError:
     return DecodeError(path, "too_large", f"too many pixels to decode safely ({err}); "
                        "the limit is decode.max_pixels in the config")
+
+
+def _read_block(handle: BinaryIO) -> int:
+    """How much Pillow may hand its decoder at once: the whole file, up to 64 MiB. Pillow
+    holds the GIL between blocks, so one large block lets another thread run for the whole
+    decode instead of trading the GIL every 64 KiB."""
+    position = handle.tell()
+    end = handle.seek(0, os.SEEK_END)
+    handle.seek(position)
+    return max(ImageFile.MAXBLOCK, min(end - position, 64 * 1024 * 1024))
 
 
 def _check_size(image: Image.Image, path: str | bytes | os.PathLike, max_pixels: int) -> tuple[int, int]:

@@ -12,13 +12,15 @@ import hashlib
 import io
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from neardupd import confirm, signature
 from neardupd.config import Config
-from neardupd.decode import Decoded, decode_stream, looks_like_image
+from neardupd.decode import Loaded, looks_like_image, normalise, read_stream
 from neardupd.errors import DecodeError
 from neardupd.neighbours import CONTAINS, OVERLAP, WITHIN, HammingIndex, Neighbour
 from neardupd.signature import ROTATIONS, WINDOWS, Picture, Signature
@@ -31,6 +33,9 @@ IMAGE_EXTENSIONS = frozenset(
 EXCLUDED_NAMES = (b".*", b"*.part", b"*.tmp", b"*.crdownload", b"@eaDir", b"#recycle", b"Thumbs.db", b"._*")
 """Temporary and system names never indexed (dot files cover .DS_Store and rsync's .name.XXXXXX)."""
 _WHOLE_READ_LIMIT = 256 * 1024 * 1024
+_LOOKAHEAD = 2
+"""Files decoded ahead of the one being stored during a scan."""
+T = TypeVar("T")
 
 
 class Outcome(enum.Enum):
@@ -62,6 +67,29 @@ class Analysed:
     pixel_digest: bytes
     signature: Signature
     picture: Picture
+    format: str = ""
+
+
+@dataclass(frozen=True)
+class Read:
+    """One file read, loaded by Pillow and hashed: not yet normalised or signed."""
+
+    path: bytes
+    size: int
+    digest: bytes
+    loaded: Loaded
+
+
+@dataclass(frozen=True)
+class Work:
+    """A file the store does not hold in its current state: it must be decoded and signed."""
+
+    path: bytes
+    size: int
+    mtime_ns: int
+    known_id: int | None
+    digest: bytes | None = None
+    """The file's SHA-256 when it was already computed (to look for a move)."""
 
 
 VARIANTS = len(WINDOWS) + len(ROTATIONS)
@@ -151,60 +179,75 @@ def _may_be_image(path: bytes) -> bool:
 
 
 class Analyser:
-    """Reads, decodes and signs files in memory: no store, no neighbour index."""
+    """Reads, decodes and signs files in memory: no store, no neighbour index.
 
-    def __init__(self, config: Config, decoder: Callable[..., Decoded] = decode_stream) -> None:
+    The work comes in two halves so a scan can overlap them: :meth:`read` (file bytes, Pillow's
+    decode and the SHA-256, which run without the GIL) and :meth:`sign` (upright RGB, pixel
+    digest, shrink and every signature)."""
+
+    def __init__(self, config: Config, reader: Callable[..., Loaded] = read_stream) -> None:
         self.config = config
-        self.decoder = decoder
+        self.reader = reader
         self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neardupd-sha256")
 
-    def analyse(self, path: bytes) -> Analysed:
-        """Decode and sign one file in memory (raises DecodeError or OSError)."""
-        size = os.stat(path).st_size
-        decoded, digest = self.decode_and_digest(path, self.read(path, size))
-        sig = signature.compute(decoded.pixels)
-        picture = Picture.from_signature(sig, decoded.width, decoded.height, size)
-        return Analysed(path, digest, decoded.pixel_digest, sig, picture)
+    def analyse(self, path: bytes, size: int | None = None, digest: bytes | None = None) -> Analysed:
+        """Decode and sign one file in memory (raises DecodeError or OSError). ``digest``, when
+        given, is the file's SHA-256 already computed, and it is not hashed again."""
+        return self.sign(self.read(path, size, digest))
 
-    def read(self, path: bytes, size: int) -> bytes | None:
+    def read(self, path: bytes, size: int | None = None, digest: bytes | None = None) -> Read:
+        """Read, load and hash one file (the SHA-256 on a helper thread while Pillow decodes)."""
+        if size is None:
+            size = os.stat(path).st_size
+        data = self.read_bytes(path, size)
+        if digest is not None:
+            return Read(path, size, digest, self.load(path, data))
+        hashing = self._hasher.submit(self.digest, path, data)
+        try:
+            loaded = self.load(path, data)
+        finally:
+            wait([hashing])
+        return Read(path, size, hashing.result(), loaded)
+
+    def sign(self, read: Read) -> Analysed:
+        """Every signature of a file read by :meth:`read`."""
+        decoded = normalise(read.loaded, self.config.decode.work_size)
+        sig = signature.compute(decoded.pixels)
+        picture = Picture.from_signature(sig, decoded.width, decoded.height, read.size)
+        return Analysed(read.path, read.digest, decoded.pixel_digest, sig, picture, decoded.format)
+
+    @staticmethod
+    def read_bytes(path: bytes, size: int) -> bytes | None:
         """The file's bytes, or None when it is too large to hold (it is then streamed twice)."""
         if size > _WHOLE_READ_LIMIT:
             return None
         with open(path, "rb") as handle:
             return handle.read()
 
-    def digest(self, path: bytes, data: bytes | None) -> bytes:
+    @staticmethod
+    def digest(path: bytes, data: bytes | None) -> bytes:
         """SHA-256 of the file's bytes."""
         if data is not None:
             return hashlib.sha256(data).digest()
         with open(path, "rb") as handle:
             return hashlib.file_digest(handle, "sha256").digest()
 
-    def decode_and_digest(self, path: bytes, data: bytes | None) -> tuple[Decoded, bytes]:
-        """Decode while a helper thread hashes the same bytes (both release the GIL)."""
-        digest = self._hasher.submit(self.digest, path, data)
-        try:
-            decoded = self.decode(path, data)
-        finally:
-            wait([digest])
-        return decoded, digest.result()
-
-    def decode(self, path: bytes, data: bytes | None) -> Decoded:
+    def load(self, path: bytes, data: bytes | None) -> Loaded:
         settings = self.config.decode
         if data is None:
             with open(path, "rb") as handle:
-                return self.decoder(handle, path, work_size=settings.work_size, max_pixels=settings.max_pixels)
-        return self.decoder(io.BytesIO(data), path, work_size=settings.work_size, max_pixels=settings.max_pixels)
+                return self.reader(handle, path, work_size=settings.work_size, max_pixels=settings.max_pixels)
+        return self.reader(io.BytesIO(data), path, work_size=settings.work_size, max_pixels=settings.max_pixels)
 
 
 class Indexer:
     """Indexes files into ``store`` and records their matches."""
 
     def __init__(self, store: Store, config: Config,
-                 decoder: Callable[..., Decoded] = decode_stream) -> None:
+                 reader: Callable[..., Loaded] = read_stream) -> None:
         self.store = store
         self.config = config
-        self.analyser = Analyser(config, decoder)
+        self.analyser = Analyser(config, reader)
         self.neighbours = HammingIndex(VARIANTS)
         for file_id, content, variants in store.index_hashes():
             self.neighbours.add(file_id, content, variants)
@@ -213,6 +256,14 @@ class Indexer:
 
     def index_file(self, path: bytes) -> Outcome:
         """Bring the index up to date for one path (which must exist)."""
+        step = self.plan(path)
+        if isinstance(step, Outcome):
+            return step
+        return self.commit(step, lambda: self.analyser.analyse(step.path, step.size, step.digest))
+
+    def plan(self, path: bytes) -> Outcome | Work:
+        """What one path needs, from its stat and the store: an outcome already (unchanged,
+        failed before, not an image, moved here) or the :class:`Work` of decoding it."""
         stat = os.stat(path)
         known = self.store.file_at(path)
         if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
@@ -222,32 +273,32 @@ class Indexer:
             return Outcome.FAILED
         if not known and not failed and not _may_be_image(path):
             return Outcome.SKIPPED
-        data = self.analyser.read(path, stat.st_size)
         digest = None
         if not known and self._vanished_of_size(stat.st_size):
-            digest = self.analyser.digest(path, data)
+            digest = self.analyser.digest(path, self.analyser.read_bytes(path, stat.st_size))
             if self._adopt_moved(path, digest, stat.st_size, stat.st_mtime_ns):
                 return Outcome.MOVED
+        return Work(path, stat.st_size, stat.st_mtime_ns, known.id if known else None, digest)
+
+    def commit(self, work: Work, analyse: Callable[[], Analysed]) -> Outcome:
+        """Store the result of ``analyse`` (run here, or already running elsewhere) for
+        ``work``, with its matches, in one transaction; a decode error is recorded instead."""
         try:
-            if digest is None:
-                decoded, digest = self.analyser.decode_and_digest(path, data)
-            else:  # already hashed to look for a move: do not hash twice
-                decoded = self.analyser.decode(path, data)
+            item = analyse()
         except DecodeError as err:
             log.info("cannot index %s", err)
             with self.store.transaction():
-                if known:
-                    self._forget(known.id)
-                self.store.record_error(path, stat.st_size, stat.st_mtime_ns, err.kind, err.reason)
+                if work.known_id is not None:
+                    self._forget(work.known_id)
+                self.store.record_error(work.path, work.size, work.mtime_ns, err.kind, err.reason)
             return Outcome.FAILED
-        sig = signature.compute(decoded.pixels)
+        sig = item.signature
         with self.store.transaction():
-            if known:
-                self._forget(known.id)
-            file_id = self.store.add_file(path, stat.st_size, stat.st_mtime_ns, digest, decoded.pixel_digest,
-                                          decoded.format, decoded.width, decoded.height, sig)
-            picture = Picture.from_signature(sig, decoded.width, decoded.height, stat.st_size)
-            for found in self.find_matches(digest, decoded.pixel_digest, sig, picture, exclude=file_id):
+            if work.known_id is not None:
+                self._forget(work.known_id)
+            file_id = self.store.add_file(work.path, work.size, work.mtime_ns, item.file_digest, item.pixel_digest,
+                                          item.format, item.picture.width, item.picture.height, sig)
+            for found in self.find_matches(item.file_digest, item.pixel_digest, sig, item.picture, exclude=file_id):
                 self.store.add_match(Match(found.file_id, file_id, found.score, found.kind,
                                            found.transform, found.details))
         self.neighbours.add(file_id, sig.content_hashes[0], variants_of(sig))
@@ -318,24 +369,49 @@ class Indexer:
     def scan(self, roots: Iterable[str | bytes | os.PathLike],
              progress: Callable[[bytes], None] | None = None,
              paths_found: Callable[[int], None] | None = None) -> ScanSummary:
-        """Index every image below ``roots`` and forget indexed files there that are gone."""
+        """Index every image below ``roots`` and forget indexed files there that are gone.
+
+        Files are decoded and signed on a helper thread one step ahead of the store: while
+        this thread matches and writes one file, the next one is being decoded (Pillow, NumPy
+        and OpenCV release the GIL), so on two cores decoding is nearly all a scan costs."""
         summary = ScanSummary()
         pairs_before = self.store.counts()["pairs"]
         roots_b = [os.path.abspath(os.fsencode(root)) for root in roots]
         paths = [path for root in roots_b for path in walk_images(root)]
         if paths_found:
             paths_found(len(paths))
-        for path in paths:
-            summary.add(self._index_quietly(path))
+
+        def done(path: bytes, outcome: Outcome) -> None:
+            summary.add(outcome)
             if progress:
                 progress(path)
+
+        in_flight: deque[tuple[Work, Future[Read]]] = deque()
+
+        def finish_oldest() -> None:
+            work, reading = in_flight.popleft()
+            outcome = self._quietly(work.path, lambda: self.commit(work, lambda: self.analyser.sign(reading.result())))
+            done(work.path, outcome)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="neardupd-read") as reader:
+            for path in paths:
+                step = self._quietly(path, lambda: self.plan(path))  # noqa: B023 - called at once
+                if isinstance(step, Outcome):
+                    done(path, step)
+                    continue
+                in_flight.append((step, reader.submit(self.analyser.read, step.path, step.size, step.digest)))
+                if len(in_flight) > _LOOKAHEAD:
+                    finish_oldest()
+            while in_flight:
+                finish_oldest()
         summary.removed = self._remove_vanished(roots_b)
         summary.pairs = self.store.counts()["pairs"] - pairs_before
         return summary
 
-    def _index_quietly(self, path: bytes) -> Outcome:
+    def _quietly(self, path: bytes, step: Callable[[], T]) -> T | Outcome:
+        """Run one step for ``path``; a vanished file is forgotten, an unreadable one recorded."""
         try:
-            return self.index_file(path)
+            return step()
         except FileNotFoundError:
             self.remove_path(path)
             return Outcome.SKIPPED

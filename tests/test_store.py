@@ -10,26 +10,26 @@ from pathlib import Path
 import pytest
 
 from neardupd.config import Config
-from neardupd.decode import decode_stream
+from neardupd.decode import read_stream
 from neardupd.errors import SchemaTooNewError
 from neardupd.indexer import Indexer, Outcome
 from neardupd.store import load_migrations, open_store
 
 
 class CountingDecoder:
-    """The real decoder, counting its calls (a seam injected through the constructor)."""
+    """The real reader (Pillow's decode), counting its calls (a seam injected through the constructor)."""
 
     def __init__(self) -> None:
         self.calls: list[bytes] = []
 
     def __call__(self, handle, path, **kwargs):
         self.calls.append(os.fsencode(path))
-        return decode_stream(handle, path, **kwargs)
+        return read_stream(handle, path, **kwargs)
 
 
-def _indexer(db: Path, decoder=decode_stream):
+def _indexer(db: Path, decoder=read_stream):
     store = open_store(db)
-    return store, Indexer(store, Config(database=db), decoder=decoder)
+    return store, Indexer(store, Config(database=db), reader=decoder)
 
 
 def test_migration_from_empty_sets_the_latest_version(tmp_path):
