@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from neardupd.signature import ROTATIONS, THUMB, WINDOWS, Box, Picture, crop, dihedral, rotate_valid
+from neardupd.signature import ROTATIONS, THUMB, WINDOWS, Box, Picture, crop, dihedral, dihedral_stack, rotate_valid
 
 DIHEDRAL_NAMES = ("none", "mirror", "rot90", "rot90+mirror", "rot180", "rot180+mirror",
                   "rot270", "rot270+mirror")
@@ -93,7 +93,35 @@ def _trimmed_means(blocks: np.ndarray, informative: np.ndarray, keep: float, min
     return np.where(counts >= minimum, means, 0.0)
 
 
-def confirm(thumb_a: np.ndarray, thumb_b: np.ndarray, *, sigma: float = 1.0, grid: int = 8,
+DETAIL_SIGMA = 1.0
+
+
+def _detail(thumb: np.ndarray) -> np.ndarray:
+    """:func:`_prepare` at the default sigma, remembered for the last thumbs seen: a new picture
+    is confirmed against several candidates, and a stored one is often a candidate again."""
+    return _cached_detail(thumb.tobytes(), thumb.shape, thumb.dtype.str)
+
+
+def _detail_forms(thumb: np.ndarray) -> np.ndarray:
+    """The 8 rotations/flips of :func:`_detail`, stacked (remembered the same way)."""
+    return _cached_detail_forms(thumb.tobytes(), thumb.shape, thumb.dtype.str)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_detail(data: bytes, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    detail = _prepare(np.frombuffer(data, dtype=dtype).reshape(shape), DETAIL_SIGMA)
+    detail.flags.writeable = False
+    return detail
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_detail_forms(data: bytes, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    forms = dihedral_stack(_cached_detail(data, shape, dtype))
+    forms.flags.writeable = False
+    return forms
+
+
+def confirm(thumb_a: np.ndarray, thumb_b: np.ndarray, *, sigma: float = DETAIL_SIGMA, grid: int = 8,
             keep: float = 0.75, texture: float = 2.0, min_blocks: int = 8) -> Confirmation:
     """How alike two thumbs are, trying B in all 8 rotations/flips.
 
@@ -101,8 +129,10 @@ def confirm(thumb_a: np.ndarray, thumb_b: np.ndarray, *, sigma: float = 1.0, gri
     proves nothing); ``keep`` is the fraction of best-agreeing ones averaged, so a quarter of the
     picture can be covered by an overlay without vetoing the match.
     """
-    a = _prepare(thumb_a, sigma)
-    forms = np.stack(dihedral(_prepare(thumb_b, sigma)))
+    if sigma == DETAIL_SIGMA:
+        a, forms = _detail(thumb_a), _detail_forms(thumb_b)
+    else:
+        a, forms = _prepare(thumb_a, sigma), dihedral_stack(_prepare(thumb_b, sigma))
     blocks, informative = _block_correlations(a, forms, grid, texture)
     scores = _trimmed_means(blocks, informative, keep, min_blocks)
     best = int(np.argmax(scores))

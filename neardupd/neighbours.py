@@ -7,9 +7,11 @@ views). A new picture is a candidate copy of a stored one when
   framing), or near one of the stored variants (the new picture is a crop or a rotated view
   of the stored one), or
 * one of its variants is near the stored content hash (the stored picture is a crop or a
-  rotated view of the new one).
+  rotated view of the new one), or
+* one of its variants is near one of the stored variants (both are crops of a common
+  picture, or one is a turned crop of the other): ``overlap``.
 
-Variant-to-variant pairs are never compared: they add cost and no copies. The search is a
+The search is a
 vectorised scan (numpy XOR + popcount), which at these radii (10-16 bits of 64) is over a
 hundred times faster than a BK-tree, whose pruning stops working past a few bits.
 
@@ -74,10 +76,6 @@ class _Table:
         if row is not None:
             self.alive[row] = False
 
-    def distances(self, probes: np.ndarray, start: int, stop: int) -> np.ndarray:
-        """(rows, probes, width) Hamming distances of rows start..stop to every probe."""
-        return np.bitwise_count(self.hashes[start:stop, None, :] ^ probes[None, :, None])
-
 
 class HammingIndex:
     """Content and variant hashes of many pictures, searchable by Hamming distance."""
@@ -126,16 +124,21 @@ class HammingIndex:
 
     @staticmethod
     def _collect(best: dict[int, Neighbour], table: _Table, probes: np.ndarray, relation: str,
-                 radius: int, chunk: int = 4096) -> None:
+                 radius: int, chunk: int = 256) -> None:
+        """Every live item of ``table`` with a hash within ``radius`` of a probe, into ``best``.
+        Rows go through in chunks small enough for the XOR and popcount buffers to stay in cache."""
+        shape = (chunk, len(probes), table.width)
+        xor, counts = np.empty(shape, dtype=np.uint64), np.empty(shape, dtype=np.uint8)
         for start in range(0, table.size, chunk):
-            stop = min(start + chunk, table.size)
-            distances = table.distances(probes, start, stop)  # rows x probes x width
-            flat = distances.reshape(len(distances), -1)
-            column = flat.argmin(axis=1)
-            nearest = flat[np.arange(len(flat)), column]
-            for row in np.nonzero((nearest <= radius) & table.alive[start:stop])[0]:
-                distance, item = int(nearest[row]), int(table.items[start + row])
-                probe, variant = divmod(int(column[row]), table.width)
+            rows = min(chunk, table.size - start)
+            np.bitwise_xor(table.hashes[start:start + rows, None, :], probes[None, :, None], out=xor[:rows])
+            np.bitwise_count(xor[:rows], out=counts[:rows])
+            flat = counts[:rows].reshape(rows, -1)
+            near = np.nonzero((flat.min(axis=1) <= radius) & table.alive[start:start + rows])[0]
+            columns = flat[near].argmin(axis=1)
+            for row, column in zip(near.tolist(), columns.tolist(), strict=True):
+                distance, item = int(flat[row, column]), int(table.items[start + row])
+                probe, variant = divmod(column, table.width)
                 known = best.get(item)
                 if known is None or distance < known.distance:
                     best[item] = Neighbour(item, distance, relation, probe,

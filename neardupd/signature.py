@@ -120,17 +120,24 @@ def dihedral(array: np.ndarray, *, odd_signs: bool = False) -> list[np.ndarray]:
     coefficients of the rotated/mirrored picture.
     """
     if not odd_signs:
-        forms = []
-        for k in range(4):
-            rotated = np.rot90(array, k)
-            forms.extend((np.ascontiguousarray(rotated), np.ascontiguousarray(rotated[:, ::-1])))
-        return forms
+        return [np.ascontiguousarray(form) for form in _dihedral_views(array)]
     sign = (-1.0) ** np.arange(array.shape[1])
     flip_cols = array * sign[None, :]  # left-right mirror
     flip_rows = array * sign[:, None]  # top-bottom mirror
     both = flip_cols * sign[:, None]
     # rot90 (counter-clockwise) = transpose, then top-bottom mirror; same order as the pixel forms
     return [array, flip_cols, flip_cols.T, both.T, both, flip_rows, flip_rows.T, array.T]
+
+
+def dihedral_stack(square: np.ndarray) -> np.ndarray:
+    """The 8 forms of :func:`dihedral` of a square array, stacked into one array."""
+    return np.stack(_dihedral_views(square))
+
+
+def _dihedral_views(array: np.ndarray) -> list[np.ndarray]:
+    """rot90(k) for k in 0..3 (counter-clockwise), each followed by its left-right mirror (views)."""
+    turns = (array, array.T[::-1], array[::-1, ::-1], array.T[:, ::-1])
+    return [form for turned in turns for form in (turned, turned[:, ::-1])]
 
 
 def _resize32(gray: np.ndarray) -> np.ndarray:
