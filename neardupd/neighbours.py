@@ -78,10 +78,14 @@ class _Table:
 
 
 class HammingIndex:
-    """Content and variant hashes of many pictures, searchable by Hamming distance."""
+    """Content and variant hashes of many pictures, searchable by Hamming distance.
 
-    def __init__(self, variants: int) -> None:
+    ``overlap_groups`` are ``(start, stop)`` ranges of variants: an ``overlap`` pairs a new
+    variant with a stored one of the same range only (default: all with all)."""
+
+    def __init__(self, variants: int, overlap_groups: Sequence[tuple[int, int]] = ()) -> None:
         self.variants = variants
+        self.overlap_groups = overlap_groups or ((0, variants),)
         self._content = _Table(1)
         self._variant = _Table(variants)
 
@@ -115,30 +119,37 @@ class HammingIndex:
         variant_probes = np.array(variants, dtype=np.uint64)
         contained_probes = np.array(tuple(variants) + tuple(contained), dtype=np.uint64)
         for table, probes, relation in ((self._content, form_probes, SAME), (self._variant, form_probes, WITHIN),
-                                        (self._content, contained_probes, CONTAINS),
-                                        (self._variant, variant_probes, OVERLAP)):
+                                        (self._content, contained_probes, CONTAINS)):
             if len(probes):
                 self._collect(best, table, probes, relation, radius)
+        if len(variant_probes):
+            for start, stop in self.overlap_groups:
+                self._collect(best, self._variant, variant_probes[start:stop], OVERLAP, radius, columns=(start, stop))
         ranked = sorted(best.values(), key=lambda n: (n.distance, n.relation != SAME, n.item))
         return [n for rank, n in enumerate(ranked) if rank < limit or n.distance <= keep_within]
 
     @staticmethod
     def _collect(best: dict[int, Neighbour], table: _Table, probes: np.ndarray, relation: str,
-                 radius: int, chunk: int = 256) -> None:
-        """Every live item of ``table`` with a hash within ``radius`` of a probe, into ``best``.
+                 radius: int, chunk: int = 256, columns: tuple[int, int] | None = None) -> None:
+        """Every live item of ``table`` with a hash (of ``columns``, default all) within ``radius``
+        of a probe, into ``best``; with ``columns``, probes and columns share their numbering.
         Rows go through in chunks small enough for the XOR and popcount buffers to stay in cache."""
-        shape = (chunk, len(probes), table.width)
+        first, last = columns or (0, table.width)
+        width, offset = last - first, first if columns else 0
+        shape = (chunk, len(probes), width)
         xor, counts = np.empty(shape, dtype=np.uint64), np.empty(shape, dtype=np.uint8)
         for start in range(0, table.size, chunk):
             rows = min(chunk, table.size - start)
-            np.bitwise_xor(table.hashes[start:start + rows, None, :], probes[None, :, None], out=xor[:rows])
+            stored = table.hashes[start:start + rows, None, first:last]
+            np.bitwise_xor(stored, probes[None, :, None], out=xor[:rows])
             np.bitwise_count(xor[:rows], out=counts[:rows])
             flat = counts[:rows].reshape(rows, -1)
             near = np.nonzero((flat.min(axis=1) <= radius) & table.alive[start:start + rows])[0]
-            columns = flat[near].argmin(axis=1)
-            for row, column in zip(near.tolist(), columns.tolist(), strict=True):
+            closest = flat[near].argmin(axis=1)
+            for row, column in zip(near.tolist(), closest.tolist(), strict=True):
                 distance, item = int(flat[row, column]), int(table.items[start + row])
-                probe, variant = divmod(column, table.width)
+                probe, variant = divmod(column, width)
+                probe, variant = probe + offset, variant + first
                 known = best.get(item)
                 if known is None or distance < known.distance:
                     best[item] = Neighbour(item, distance, relation, probe,
