@@ -5,17 +5,28 @@ The protocol (shared/bench-dev/README.md): a positive is an (original, copy) pai
 score threshold and report the largest recall at which precision is at least 0.99 ("strict":
 all pairs; "ref": pairs of two copies are not compared at all), average precision, and recall per
 transform at the strict threshold (``combo`` for chains of edits).
+
+Pure functions on scores: running the finders is :mod:`neardupd.benchrun`.
+
+>>> truth = Truth({"o.jpg": {"group": 1, "role": "original"}, "c.jpg": {"group": 1, "role": "copy",
+...                "transform": "crop"}, "x.jpg": {"group": 2, "role": "distractor"}})
+>>> result = score(truth, [("o.jpg", "c.jpg", 0.9), ("o.jpg", "x.jpg", 0.5)])
+>>> result.strict_r_at_p99, result.strict_threshold, result.per_transform
+(1.0, 0.9, {'crop': (1, 1)})
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 Pair = tuple[str, str]
+CALIBRATION_POINTS = (0.4, 0.5, 0.6, 0.65, 0.7, 0.8, 0.9)
 
 
 @dataclass(frozen=True)
@@ -69,78 +80,135 @@ class Result:
                 "calibration (score >= t: precision, recall): " + ", ".join(
                     f"{t:.2f}: {p:.3f}, {r:.3f}" for t, p, r in self.calibration)]
 
+    def as_json(self) -> dict:
+        return {"strict_r_at_p99": round(self.strict_r_at_p99, 4), "strict_threshold": self.strict_threshold,
+                "ref_r_at_p99": round(self.ref_r_at_p99, 4), "ref_threshold": self.ref_threshold,
+                "average_precision": round(self.average_precision, 4),
+                "per_transform": {k: list(v) for k, v in sorted(self.per_transform.items())},
+                "calibration": [list(row) for row in self.calibration]}
 
-def recall_at_precision(labelled: list[tuple[float, int]], positives: int,
+
+def recall_at_precision(labelled: Sequence[tuple[float, int]] | np.ndarray, positives: int,
                         precision: float = 0.99) -> tuple[float, float | None]:
     """Largest recall over thresholds with precision >= ``precision``; ties move together."""
-    labelled = sorted(labelled, key=lambda item: -item[0])
-    true = false = 0
-    best, threshold = 0.0, None
-    i = 0
-    while i < len(labelled):
-        j = i
-        while j < len(labelled) and labelled[j][0] == labelled[i][0]:
-            true += labelled[j][1]
-            false += 1 - labelled[j][1]
-            j += 1
-        if true / (true + false) >= precision and true / positives > best:
-            best, threshold = true / positives, labelled[i][0]
-        i = j
-    return best, threshold
+    scores, labels = _columns(labelled)
+    return _recall_at_precision(scores, labels, positives, precision)
 
 
-def average_precision(labelled: list[tuple[float, int]], positives: int) -> float:
-    labelled = sorted(labelled, key=lambda item: -item[0])
-    true, total = 0, 0.0
-    for rank, (_, label) in enumerate(labelled, start=1):
-        if label:
-            true += 1
-            total += true / rank
-    return total / positives if positives else 0.0
+def average_precision(labelled: Sequence[tuple[float, int]] | np.ndarray, positives: int) -> float:
+    scores, labels = _columns(labelled)
+    return _average_precision(scores, labels, positives)
+
+
+def _columns(labelled: Sequence[tuple[float, int]] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    array = np.asarray(labelled, dtype=np.float64).reshape(-1, 2)
+    return array[:, 0], array[:, 1].astype(np.int64)
+
+
+def _recall_at_precision(scores: np.ndarray, labels: np.ndarray, positives: int,
+                         precision: float = 0.99) -> tuple[float, float | None]:
+    if not len(scores) or not positives:
+        return 0.0, None
+    order = np.argsort(-scores, kind="stable")
+    ordered, hits = scores[order], labels[order]
+    true = np.cumsum(hits)
+    ends = np.nonzero(np.append(ordered[1:] != ordered[:-1], True))[0]  # last index of each tie
+    true_at, kept = true[ends], ends + 1
+    good = true_at >= precision * kept
+    if not good.any():
+        return 0.0, None
+    recalls = np.where(good, true_at, -1)
+    best = int(np.argmax(recalls))  # first (highest) threshold reaching the best recall
+    if true_at[best] == 0:
+        return 0.0, None
+    return float(true_at[best] / positives), float(ordered[ends[best]])
+
+
+def _average_precision(scores: np.ndarray, labels: np.ndarray, positives: int) -> float:
+    if not positives or not len(scores):
+        return 0.0
+    hits = labels[np.argsort(-scores, kind="stable")]
+    ranks = np.arange(1, len(hits) + 1)
+    return float((np.cumsum(hits) / ranks)[hits == 1].sum() / positives)
+
+
+def calibration(labelled: Sequence[tuple[float, int]] | np.ndarray, positives: int,
+                thresholds: tuple[float, ...] = CALIBRATION_POINTS) -> list[tuple[float, float, float]]:
+    """What a score threshold means: (threshold, precision, recall) for each."""
+    scores, labels = _columns(labelled)
+    return _calibration(scores, labels, positives, thresholds)
+
+
+def _calibration(scores: np.ndarray, labels: np.ndarray, positives: int,
+                 thresholds: tuple[float, ...] = CALIBRATION_POINTS) -> list[tuple[float, float, float]]:
+    rows = []
+    for threshold in thresholds:
+        kept = scores >= threshold
+        true = int(labels[kept].sum())
+        count = int(kept.sum())
+        rows.append((threshold, true / count if count else 1.0, true / positives if positives else 0.0))
+    return rows
 
 
 def score(truth: Truth, pairs: Iterable[tuple[str, str, float]]) -> Result:
-    """Score reported ``(name_a, name_b, score)`` pairs (names are file names in images/)."""
+    """Score reported ``(name_a, name_b, score)`` pairs (names are file names in images/);
+    a pair reported twice counts once, with its best score; pairs not reported are not found."""
     best: dict[frozenset[str], float] = {}
     for a, b, value in pairs:
         key = frozenset((a, b))
         best[key] = max(value, best.get(key, value))
-    strict, ref = [], []
+    values, labels, copies = [], [], []
     for key, value in best.items():
         if len(key) != 2:
             continue
         a, b = tuple(key)
         label = truth.label(a, b)
-        if label is None:
-            continue
-        strict.append((value, label))
-        if not truth.both_copies(a, b):
-            ref.append((value, label))
+        if label is not None:
+            values.append(value)
+            labels.append(label)
+            copies.append(truth.both_copies(a, b))
     positives = truth.positives()
-    strict_recall, strict_threshold = recall_at_precision(strict, len(positives))
-    ref_recall, ref_threshold = recall_at_precision(ref, len(positives))
+    found = [best.get(frozenset(pair)) for pair in positives]
+    return _result(truth, positives, np.array(values, dtype=np.float64), np.array(labels, dtype=np.int64),
+                   np.array(copies, dtype=bool), found, len(best))
+
+
+def score_matrix(truth: Truth, names: Sequence[str], scores: np.ndarray) -> Result:
+    """Score a finder that gives every pair a score: ``scores[i, j]`` for ``names[i], names[j]``
+    (symmetric; the upper triangle is read)."""
+    index = {name: i for i, name in enumerate(names)}
+    groups = np.array([truth.entries[name]["group"] for name in names])
+    roles = np.array([truth.entries[name]["role"] for name in names])
+    rows, cols = np.triu_indices(len(names), 1)
+    same = groups[rows] == groups[cols]
+    original_copy = ((roles[rows] == "original") & (roles[cols] == "copy")) | \
+        ((roles[rows] == "copy") & (roles[cols] == "original"))
+    counted = ~same | original_copy
+    rows, cols = rows[counted], cols[counted]
+    labels = (groups[rows] == groups[cols]).astype(np.int64)
+    copies = (roles[rows] == "copy") & (roles[cols] == "copy")
+    positives = truth.positives()
+    found = [float(scores[index[a], index[b]]) for a, b in positives]
+    every_pair = len(names) * (len(names) - 1) // 2
+    return _result(truth, positives, scores[rows, cols].astype(np.float64), labels, copies, found, every_pair)
+
+
+def _result(truth: Truth, positives: list[Pair], values: np.ndarray, labels: np.ndarray, copies: np.ndarray,
+            found: list[float | None], reported: int) -> Result:
+    count = len(positives)
+    strict_recall, strict_threshold = _recall_at_precision(values, labels, count)
+    ref_recall, ref_threshold = _recall_at_precision(values[~copies], labels[~copies], count)
     totals, hits = Counter(), Counter()
-    for original, copy in positives:
+    for (_, copy), value in zip(positives, found, strict=True):
         family = truth.family(copy)
         totals[family] += 1
-        found = best.get(frozenset((original, copy)))
-        if strict_threshold is not None and found is not None and found >= strict_threshold:
+        if strict_threshold is not None and value is not None and value >= strict_threshold:
             hits[family] += 1
-    return Result(strict_recall, strict_threshold, ref_recall, ref_threshold,
-                  average_precision(strict, len(positives)),
-                  {family: (hits[family], totals[family]) for family in totals}, len(best),
-                  calibration(strict, len(positives)))
+    return Result(strict_recall, _rounded(strict_threshold), ref_recall, _rounded(ref_threshold),
+                  _average_precision(values, labels, count),
+                  {family: (hits[family], totals[family]) for family in totals}, reported,
+                  _calibration(values, labels, count))
 
 
-CALIBRATION_POINTS = (0.4, 0.5, 0.6, 0.65, 0.7, 0.8, 0.9)
-
-
-def calibration(labelled: list[tuple[float, int]], positives: int,
-                thresholds: tuple[float, ...] = CALIBRATION_POINTS) -> list[tuple[float, float, float]]:
-    """What a score threshold means: (threshold, precision, recall) for each."""
-    rows = []
-    for threshold in thresholds:
-        kept = [label for value, label in labelled if value >= threshold]
-        true = sum(kept)
-        rows.append((threshold, true / len(kept) if kept else 1.0, true / positives if positives else 0.0))
-    return rows
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

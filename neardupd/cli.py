@@ -11,7 +11,9 @@ from pathlib import Path
 
 import click
 
-from neardupd import report
+from neardupd import baselines, report
+from neardupd.benchmake import MakeSettings, make_bench
+from neardupd.benchrun import run_bench
 from neardupd.config import DATABASE_ENV, Config, default_database, load_config
 from neardupd.errors import ConfigError, NeardupError
 from neardupd.indexer import Analyser, Indexer, compare
@@ -153,6 +155,57 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
     if not rows and not as_json:
         click.echo("no copy of this image is indexed")
     ctx.exit(0 if rows else 1)
+
+
+@main.command(name="bench")
+@click.argument("args", nargs=-1, required=True, metavar="BENCH_DIR | make SRC OUT")
+@click.option("--json", "as_json", is_flag=True, help="bench: the figures as one JSON object.")
+@click.option("--no-baselines", is_flag=True, help="bench: score neardupd only (the baselines take a while).")
+@click.option("--keep-db", type=click.Path(dir_okay=False), help="bench: index into this new file and keep it.")
+@click.option("--copies", type=click.IntRange(1, 10), default=MakeSettings.copies, show_default=True,
+              help="make: modified copies per original.")
+@click.option("--distractors", type=click.FloatRange(0, 0.9), default=MakeSettings.distractors, show_default=True,
+              help="make: share of the photos kept without copies.")
+@click.option("--limit", type=click.IntRange(0), default=0, help="make: use at most this many photos.")
+@click.option("--max-side", type=click.IntRange(64), default=MakeSettings.max_side, show_default=True,
+              help="make: longest side of the stored originals, in pixels.")
+@click.option("--seed", type=int, default=MakeSettings.seed, show_default=True, help="make: random seed.")
+@click.pass_context
+def bench_command(ctx: click.Context, args: Sequence[str], as_json: bool, no_baselines: bool, keep_db: str | None,
+                  copies: int, distractors: float, limit: int, max_side: int, seed: int) -> None:
+    """Measure copy finding on a labelled folder, or make one from your photos.
+
+    \b
+    neardupd bench BENCH_DIR
+        index BENCH_DIR/images with the current settings and score it against
+        BENCH_DIR/truth.json (strict and ref R@P99, average precision, recall per
+        transform, candidate recall), next to three baselines: imagehash pHash,
+        50x50 black/white pixels, and blur + matchTemplate.
+    neardupd bench make SRC OUT
+        make such a folder in OUT from the photos under SRC (only read): most
+        become originals with modified copies (neardupd's own edit suite), the
+        rest distractors.
+
+    \b
+    Example:
+        neardupd bench make ~/Pictures/2019 /tmp/mybench --limit 300
+        neardupd bench /tmp/mybench
+    """
+    if args[0] == "make":
+        if len(args) != 3:
+            raise click.UsageError("usage: neardupd bench make SRC OUT")
+        settings = MakeSettings(copies=copies, distractors=distractors, seed=seed, max_side=max_side, limit=limit)
+        made = make_bench(args[1], args[2], settings)
+        click.echo(f"{made.folder}: {made.originals} originals, {made.copies} copies, {made.distractors} "
+                   f"distractors ({made.donors} set aside for pasting, {made.skipped} unreadable); "
+                   f"measure with `neardupd bench {made.folder}`")
+        return
+    if len(args) != 1:
+        raise click.UsageError("usage: neardupd bench BENCH_DIR  (or: neardupd bench make SRC OUT)")
+    config: Config = ctx.obj["config"]
+    result = run_bench(args[0], config, baseline_names=() if no_baselines else baselines.BASELINES,
+                       keep_database=keep_db)
+    click.echo(json.dumps(result.as_json()) if as_json else report.bench_text(result))
 
 
 def run(args: Sequence[str] | None = None) -> int:

@@ -5,7 +5,8 @@
     │     .kind: "unsupported" | "corrupt" | "truncated" | "too_large" | "unreadable" | "empty"
     ├── StoreError                   the database cannot be used as it is
     │     └── SchemaTooNewError      written by a newer neardupd
-    └── ConfigError                  a configuration file or value is wrong
+    ├── ConfigError                  a configuration file or value is wrong
+    └── BenchError                   a bench folder (images/ + truth.json) cannot be used or made
 
 Every error prints as ``path: reason`` so a log line or a CLI message says what to check.
 """
@@ -49,3 +50,7 @@ class SchemaTooNewError(StoreError):
 
 class ConfigError(NeardupError):
     """A configuration file or value is wrong."""
+
+
+class BenchError(NeardupError):
+    """A labelled bench folder cannot be read, or one cannot be made where asked."""

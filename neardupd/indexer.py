@@ -246,10 +246,13 @@ class Analyser:
 class Indexer:
     """Indexes files into ``store`` and records their matches."""
 
-    def __init__(self, store: Store, config: Config,
-                 reader: Callable[..., Loaded] = read_stream) -> None:
+    def __init__(self, store: Store, config: Config, reader: Callable[..., Loaded] = read_stream,
+                 on_candidates: Callable[[int | None, list[int]], None] | None = None) -> None:
+        """``on_candidates(new_id, stored_ids)`` is told which stored pictures the neighbour search
+        put forward for confirmation (to measure candidate recall apart from confirmation)."""
         self.store = store
         self.config = config
+        self.on_candidates = on_candidates
         self.analyser = Analyser(config, reader)
         self.neighbours = HammingIndex(VARIANTS, OVERLAP_GROUPS)
         for file_id, content, variants in store.index_hashes():
@@ -337,9 +340,12 @@ class Indexer:
         if not _matchable(picture, self.config):
             return sorted(found.values(), key=lambda c: -c.score)
         settings = self.config.match
-        for hint in self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=settings.radius,
-                                            limit=settings.candidates + 1, keep_within=settings.always_within,
-                                            contained=sig.flipped_window_hashes):
+        hints = self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=settings.radius,
+                                        limit=settings.candidates + 1, keep_within=settings.always_within,
+                                        contained=sig.flipped_window_hashes)
+        if self.on_candidates:
+            self.on_candidates(exclude, [hint.item for hint in hints if hint.item != exclude])
+        for hint in hints:
             if hint.item in found or hint.item == exclude:
                 continue
             judged = judge(self.store.picture(hint.item), picture, self.config, hint)
