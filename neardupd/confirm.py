@@ -269,7 +269,7 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
     borders_a, borders_b = _borders(a.content_box), _borders(b.content_box)
     aspect = content_aspect(b) / content_aspect(a) if confirmation.transform % 4 < 2 \
         else content_aspect(b) * content_aspect(a)
-    region = differing_region(confirmation.block_scores, differ_below)
+    region = _in_frame_of_a(differing_region(confirmation.block_scores, differ_below), confirmation)
     crop_a, crop_b = _region(confirmation.region_a), _region(confirmation.region_b)
     details: dict = {
         "transform": confirmation.transform_name,
@@ -291,14 +291,61 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
     return ("modified" if modified else "near"), details
 
 
-def differing_region(block_scores: np.ndarray, below: float) -> list[float] | None:
-    """Bounding box ``[left, top, right, bottom]`` (fractions of A's content) of disagreeing blocks."""
-    rows, cols = np.nonzero(np.nan_to_num(block_scores, nan=1.0) < below)
-    if len(rows) == 0:
+def differing_region(block_scores: np.ndarray, below: float, *, min_blocks: int = 2) -> list[float] | None:
+    """Bounding box ``[left, top, right, bottom]`` (fractions of the compared frame) of the largest
+    patch of touching disagreeing blocks, or None. Lone blocks are left out: an edge block that
+    disagrees because a crop was aligned a few pixels off is not an edit.
+
+    >>> scores = np.ones((8, 8)); scores[1:3, 5:7] = 0.1; scores[7, 0] = 0.0
+    >>> differing_region(scores, 0.3)
+    [0.625, 0.125, 0.875, 0.375]
+    """
+    low = (np.nan_to_num(block_scores, nan=1.0) < below).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
+    if count <= 1:
         return None
+    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if stats[largest, cv2.CC_STAT_AREA] < min_blocks:
+        return None
+    left, top, width, height = (int(v) for v in stats[largest, :4])
     grid = block_scores.shape[0]
-    return [round(cols.min() / grid, 3), round(rows.min() / grid, 3),
-            round((cols.max() + 1) / grid, 3), round((rows.max() + 1) / grid, 3)]
+    return [round(left / grid, 3), round(top / grid, 3), round((left + width) / grid, 3),
+            round((top + height) / grid, 3)]
+
+
+def _in_frame_of_a(region: list[float] | None, confirmation: Confirmation) -> list[float] | None:
+    """The differing region, found in the frame of what was compared, as fractions of A's content:
+    a window of A when B is a crop of A; a window of B (showing all of A, turned by the transform)
+    when A is a crop of B."""
+    if region is None:
+        return None
+    left, top, right, bottom = region
+    if confirmation.region_a.area < 1:
+        window = confirmation.region_a
+        width, height = window.right - window.left, window.bottom - window.top
+        mapped = (window.left + left * width, window.top + top * height,
+                  window.left + right * width, window.top + bottom * height)
+        return [round(v, 3) for v in mapped]
+    if confirmation.region_b.area < 1:
+        corners = [turn_point(x, y, confirmation.transform) for x in (left, right) for y in (top, bottom)]
+        xs, ys = [x for x, _ in corners], [y for _, y in corners]
+        return [round(min(xs), 3), round(min(ys), 3), round(max(xs), 3), round(max(ys), 3)]
+    return region
+
+
+def turn_point(x: float, y: float, transform: int) -> tuple[float, float]:
+    """Where the point (x, y) (fractions) lands in the dihedral form ``transform`` of a picture:
+    quarter turns counter-clockwise, then the left-right mirror, as :func:`dihedral` makes them.
+
+    >>> turn_point(0.0, 0.0, 2)  # rot90: the top-left corner goes to the bottom-left
+    (0.0, 1.0)
+    >>> turn_point(0.25, 0.5, 1)  # mirror
+    (0.75, 0.5)
+    """
+    quarter_turns, mirrored = divmod(transform, 2)
+    for _ in range(quarter_turns):
+        x, y = y, 1.0 - x
+    return (1.0 - x, y) if mirrored else (x, y)
 
 
 def _region(box: Box) -> list[float] | None:

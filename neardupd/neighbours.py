@@ -80,12 +80,15 @@ class _Table:
 class HammingIndex:
     """Content and variant hashes of many pictures, searchable by Hamming distance.
 
-    ``overlap_groups`` are ``(start, stop)`` ranges of variants: an ``overlap`` pairs a new
-    variant with a stored one of the same range only (default: all with all)."""
+    ``overlap_pairs`` say which probes meet which stored variants in an ``overlap``: each is
+    ``((start, stop), (first, last))``, probes ``start:stop`` of the new picture's variants followed
+    by its ``contained`` views, against stored variants ``first:last`` (default: all variants
+    against all)."""
 
-    def __init__(self, variants: int, overlap_groups: Sequence[tuple[int, int]] = ()) -> None:
+    def __init__(self, variants: int,
+                 overlap_pairs: Sequence[tuple[tuple[int, int], tuple[int, int]]] = ()) -> None:
         self.variants = variants
-        self.overlap_groups = overlap_groups or ((0, variants),)
+        self.overlap_pairs = overlap_pairs or (((0, variants), (0, variants)),)
         self._content = _Table(1)
         self._variant = _Table(variants)
 
@@ -123,19 +126,21 @@ class HammingIndex:
             if len(probes):
                 self._collect(best, table, probes, relation, radius)
         if len(variant_probes):
-            for start, stop in self.overlap_groups:
-                self._collect(best, self._variant, variant_probes[start:stop], OVERLAP, radius, columns=(start, stop))
+            for (start, stop), columns in self.overlap_pairs:
+                self._collect(best, self._variant, contained_probes[start:stop], OVERLAP, radius,
+                              columns=columns, first_probe=start)
         ranked = sorted(best.values(), key=lambda n: (n.distance, n.relation != SAME, n.item))
         return [n for rank, n in enumerate(ranked) if rank < limit or n.distance <= keep_within]
 
     @staticmethod
     def _collect(best: dict[int, Neighbour], table: _Table, probes: np.ndarray, relation: str,
-                 radius: int, chunk: int = 256, columns: tuple[int, int] | None = None) -> None:
+                 radius: int, chunk: int = 256, columns: tuple[int, int] | None = None,
+                 first_probe: int = 0) -> None:
         """Every live item of ``table`` with a hash (of ``columns``, default all) within ``radius``
-        of a probe, into ``best``; with ``columns``, probes and columns share their numbering.
-        Rows go through in chunks small enough for the XOR and popcount buffers to stay in cache."""
+        of a probe, into ``best`` (probes numbered from ``first_probe``). Rows go through in
+        chunks small enough for the XOR and popcount buffers to stay in cache."""
         first, last = columns or (0, table.width)
-        width, offset = last - first, first if columns else 0
+        width, offset = last - first, first_probe
         shape = (chunk, len(probes), width)
         xor, counts = np.empty(shape, dtype=np.uint64), np.empty(shape, dtype=np.uint8)
         for start in range(0, table.size, chunk):

@@ -30,6 +30,11 @@ def explained(data, tmp_path_factory):
     pasted = source.copy()
     pasted.paste(logo, (int(LOGO[0] * width), int(LOGO[1] * height)))
     pasted.save(folder / "d-logo.jpg", quality=90)
+    cropped_logo = pasted.crop((int(CROP[0] * width), int(CROP[1] * height), int(CROP[2] * width),
+                                int(CROP[3] * height)))
+    # named to be indexed before the original: the stored picture (a) is the crop, and it is in b
+    cropped_logo.save(folder / "0-crop-logo.jpg", quality=90)
+    cropped_logo.save(folder / "e-crop-logo.jpg", quality=80)
     db = folder / "index.sqlite"
     with open_store(db) as store:
         Indexer(store, Config(database=db)).scan([folder])
@@ -44,6 +49,7 @@ def test_a_crop_reports_its_box_within_five_percent(explained):
     assert details["crop"] is not None
     assert all(abs(found - true) <= 0.05 for found, true in zip(details["crop"], CROP, strict=True))
     assert details["likely_original"] == "a"
+    assert details["differing_region"] is None  # a clean crop: nothing was pasted on
 
 
 def test_a_mirror_reports_the_mirror(explained):
@@ -58,3 +64,32 @@ def test_a_pasted_logo_is_located(explained):
     left, top, right, bottom = details["differing_region"]
     assert left < LOGO[2] and right > LOGO[0] and top < LOGO[3] and bottom > LOGO[1]
     assert (right - left) * (bottom - top) < 0.5  # a region, not the whole picture
+
+
+def _overlaps(region: list[float], box: tuple[float, float, float, float]) -> bool:
+    left, top, right, bottom = region
+    return left < box[2] and right > box[0] and top < box[3] and bottom > box[1]
+
+
+def _in_crop(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """``box`` (fractions of the original) in the frame of the CROP."""
+    width, height = CROP[2] - CROP[0], CROP[3] - CROP[1]
+    return ((box[0] - CROP[0]) / width, (box[1] - CROP[1]) / height,
+            (box[2] - CROP[0]) / width, (box[3] - CROP[1]) / height)
+
+
+def test_a_logo_on_a_crop_is_located_in_the_original(explained):
+    details = explained[("a-original.jpg", "e-crop-logo.jpg")]
+    assert all(abs(found - true) <= 0.05 for found, true in zip(details["crop"], CROP, strict=True))
+    region = details["differing_region"]
+    assert _overlaps(region, LOGO)
+    assert CROP[0] - 0.05 <= region[0] and region[2] <= CROP[2] + 0.05  # within the crop, in a's frame
+    assert (region[2] - region[0]) * (region[3] - region[1]) < 0.25  # the logo, not the whole crop
+
+
+def test_a_logo_is_located_in_a_crop_stored_before_its_original(explained):
+    details = explained[("0-crop-logo.jpg", "a-original.jpg")]
+    assert details["crop_of_b"] is not None and details["crop"] is None
+    region = details["differing_region"]  # in the frame of a: the crop
+    assert _overlaps(region, _in_crop(LOGO))
+    assert (region[2] - region[0]) * (region[3] - region[1]) < 0.3
