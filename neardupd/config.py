@@ -62,11 +62,48 @@ class MatchSettings:
     """Smaller pictures (in pixels) only match exactly or by pixels."""
 
 
+DEFAULT_EXCLUDE = (".*", "*.part", "*.tmp", "*.crdownload", "@eaDir", "#recycle", "Thumbs.db", "._*")
+"""Temporary and system names never indexed (``.*`` covers .DS_Store and rsync's .name.XXXXXX)."""
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    roots: tuple[str, ...] = ()
+    """Folders to watch (``neardupd run --root`` adds more)."""
+    poll: tuple[str, ...] = ()
+    """Roots to scan at intervals instead of inotify, even when local (network mounts are found
+    from the mount table: NFS, CIFS/SMB, FUSE, ...)."""
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    """Name patterns (fnmatch) never indexed, on any part of a path."""
+    quiet_period: float = 10.0
+    """Seconds a file's size and mtime must stay the same before it is decoded (it may be copying)."""
+    reconcile_every: float = 6 * 3600.0
+    """Seconds between full walks comparing the disk with the database."""
+    poll_interval: float = 300.0
+    """Seconds between scans of polled roots."""
+    workers: int = 2
+    """Decoder processes."""
+    worker_memory_mb: int = 2048
+    """Address-space limit of each decoder process."""
+    decode_timeout: float = 120.0
+    """Seconds one file may take in a decoder before it is killed and the file quarantined."""
+    missing_share: float = 0.05
+    """Removals above this share of a root's files are held as missing..."""
+    missing_grace: float = 3600.0
+    """...until this many seconds pass with the root healthy."""
+    truncated_retries: int = 3
+    """A file that decodes as truncated is retried this many times (it may still be copying) before it is
+    recorded as truncated."""
+    idle_checkpoint: float = 30.0
+    """Seconds without work after which the WAL is checkpointed."""
+
+
 @dataclass(frozen=True)
 class Config:
     database: Path = field(default_factory=default_database)
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     match: MatchSettings = field(default_factory=MatchSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -83,7 +120,29 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(path, f"cannot read the config file ({err.strerror})") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(path, f"not valid TOML: {err}") from err
-    return _build(Config, raw, path, "")
+    return check(_build(Config, raw, path, ""), path)
+
+
+def check(config: Config, path: str | os.PathLike[str] | None = None) -> Config:
+    """Refuse values that cannot work (negative times, no workers, shares outside 0..1)."""
+    daemon = config.daemon
+    checks = (("daemon.quiet_period", daemon.quiet_period < 0),
+              ("daemon.reconcile_every", daemon.reconcile_every <= 0),
+              ("daemon.poll_interval", daemon.poll_interval <= 0),
+              ("daemon.workers", daemon.workers < 1),
+              ("daemon.worker_memory_mb", daemon.worker_memory_mb < 256),
+              ("daemon.decode_timeout", daemon.decode_timeout <= 0),
+              ("daemon.missing_share", not 0 <= daemon.missing_share <= 1),
+              ("daemon.missing_grace", daemon.missing_grace < 0),
+              ("daemon.truncated_retries", daemon.truncated_retries < 0),
+              ("daemon.idle_checkpoint", daemon.idle_checkpoint <= 0),
+              ("decode.work_size", config.decode.work_size < 32),
+              ("decode.max_pixels", config.decode.max_pixels < 1),
+              ("match.radius", not 0 <= config.match.radius <= 64))
+    problems = [name for name, bad in checks if bad]
+    if problems:
+        raise ConfigError(path, f"out of range: {', '.join(problems)} (see README.md, Configuration)")
+    return config
 
 
 def _build(cls: type, raw: dict[str, Any], path: str | os.PathLike[str], prefix: str) -> Any:
@@ -103,6 +162,10 @@ def _coerce(default: Any, value: Any, path: str | os.PathLike[str], name: str) -
         if not isinstance(value, dict):
             raise ConfigError(path, f"[{name}] must be a table")
         return _build(type(default), value, path, f"{name}.")
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(path, f"{name} must be a list of strings, not {value!r}")
+        return tuple(value)
     if isinstance(default, Path):
         if not isinstance(value, str):
             raise ConfigError(path, f"{name} must be a path string")

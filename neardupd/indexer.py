@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from neardupd import confirm, signature
-from neardupd.config import Config
+from neardupd.config import DEFAULT_EXCLUDE, Config
 from neardupd.decode import Loaded, looks_like_image, normalise, read_stream
 from neardupd.errors import DecodeError
 from neardupd.neighbours import CONTAINS, OVERLAP, WITHIN, HammingIndex, Neighbour
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset(
     b".jpg .jpeg .jpe .jfif .png .webp .gif .tif .tiff .bmp .dib .ppm .pgm .pbm .pnm .heic .heif .hif .avif".split())
-EXCLUDED_NAMES = (b".*", b"*.part", b"*.tmp", b"*.crdownload", b"@eaDir", b"#recycle", b"Thumbs.db", b"._*")
+EXCLUDED_NAMES = tuple(os.fsencode(pattern) for pattern in DEFAULT_EXCLUDE)
 """Temporary and system names never indexed (dot files cover .DS_Store and rsync's .name.XXXXXX)."""
 _WHOLE_READ_LIMIT = 256 * 1024 * 1024
 _LOOKAHEAD = 2
@@ -43,6 +43,8 @@ class Outcome(enum.Enum):
     UNCHANGED = "unchanged"
     MOVED = "moved"
     FAILED = "failed"
+    QUARANTINED = "quarantined"
+    """Its decoder crashed or hung before, and it has not changed since."""
     SKIPPED = "skipped"
     """Not an image (no known extension, no image signature in its first bytes)."""
 
@@ -163,15 +165,16 @@ def is_excluded(name: bytes, patterns: Iterable[bytes] = EXCLUDED_NAMES) -> bool
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def walk_images(root: bytes) -> Iterator[bytes]:
+def walk_images(root: bytes, patterns: Iterable[bytes] = EXCLUDED_NAMES) -> Iterator[bytes]:
     """Every file below ``root`` that may be an image, skipping excluded names; sorted, bytes paths."""
+    patterns = tuple(patterns)
     if os.path.isfile(root):
         yield root
         return
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not is_excluded(d))
+        dirs[:] = sorted(d for d in dirs if not is_excluded(d, patterns))
         for name in sorted(files):
-            if not is_excluded(name):
+            if not is_excluded(name, patterns):
                 yield os.path.join(folder, name)
 
 
@@ -281,6 +284,8 @@ class Indexer:
         failed = self.store.error_at(path)
         if failed and failed[:2] == (stat.st_size, stat.st_mtime_ns):
             return Outcome.FAILED
+        if self.store.quarantined_at(path) == (stat.st_size, stat.st_mtime_ns):
+            return Outcome.QUARANTINED
         if not known and not failed and not _may_be_image(path):
             return Outcome.SKIPPED
         digest = None
@@ -290,9 +295,11 @@ class Indexer:
                 return Outcome.MOVED
         return Work(path, stat.st_size, stat.st_mtime_ns, known.id if known else None, digest)
 
-    def commit(self, work: Work, analyse: Callable[[], Analysed]) -> Outcome:
-        """Store the result of ``analyse`` (run here, or already running elsewhere) for
-        ``work``, with its matches, in one transaction; a decode error is recorded instead."""
+    def commit(self, work: Work, analyse: Callable[[], Analysed],
+               also: Callable[[], None] | None = None) -> Outcome:
+        """Store the result of ``analyse`` (run here, or already run elsewhere) for ``work``, with
+        its matches, in one transaction; a decode error is recorded instead. ``also`` runs inside
+        that transaction (the daemon marks the work done there)."""
         try:
             item = analyse()
         except DecodeError as err:
@@ -301,9 +308,13 @@ class Indexer:
                 if work.known_id is not None:
                     self._forget(work.known_id)
                 self.store.record_error(work.path, work.size, work.mtime_ns, err.kind, err.reason)
+                if also:
+                    also()
             return Outcome.FAILED
         sig = item.signature
         with self.store.transaction():
+            if also:
+                also()
             if work.known_id is not None:
                 self._forget(work.known_id)
             file_id = self.store.add_file(work.path, work.size, work.mtime_ns, item.file_digest, item.pixel_digest,

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -156,6 +156,14 @@ class Store:
             "SELECT size, mtime_ns, kind FROM errors WHERE path_bytes = ?", (path,)).fetchone()
         return (row[0], row[1], row[2]) if row else None
 
+    def quarantined_at(self, path: bytes) -> tuple[int, int] | None:
+        """(size, mtime_ns) of ``path`` when its decoder crashed or hung (schema 2)."""
+        if self.version < 2:
+            return None
+        row = self.connection.execute("SELECT size, mtime_ns FROM quarantine WHERE path_bytes = ?",
+                                      (path,)).fetchone()
+        return (row[0], row[1]) if row else None
+
     def paths(self) -> Iterator[tuple[int, bytes]]:
         """(id, path) of every indexed file."""
         yield from self.connection.execute("SELECT id, path_bytes FROM files")
@@ -234,9 +242,10 @@ class Store:
         return file_id
 
     def move_file(self, file_id: int, path: bytes, mtime_ns: int) -> None:
-        self.connection.execute("UPDATE files SET path = ?, path_bytes = ?, mtime_ns = ? WHERE id = ?",
-                                (display_path(path), path, mtime_ns, file_id))
+        self.connection.execute("UPDATE files SET path = ?, path_bytes = ?, mtime_ns = ?, missing_since = NULL "
+                                "WHERE id = ?", (display_path(path), path, mtime_ns, file_id))
         self.connection.execute("DELETE FROM errors WHERE path_bytes = ?", (path,))
+        self.connection.execute("DELETE FROM quarantine WHERE path_bytes = ?", (path,))
 
     def remove_file(self, file_id: int) -> None:
         self.connection.execute("DELETE FROM files WHERE id = ?", (file_id,))
@@ -260,6 +269,143 @@ class Store:
             "transform = excluded.transform, details = excluded.details",
             (a, b, round(match.score, 4), match.kind, match.transform,
              json.dumps(match.details, sort_keys=True), now_iso()))
+
+
+class DaemonStore(Store):
+    """What the daemon adds: durable pending work, quarantine, held (missing) rows, roots, health."""
+
+    # --- pending work ------------------------------------------------------------------------
+
+    def queue(self, path: bytes, size: int, mtime_ns: int, due: float) -> None:
+        """Add ``path`` to the pending work, or push its due time to ``due`` if it is there; a
+        changed size or mtime starts its attempts again."""
+        self.connection.execute(
+            "INSERT INTO pending (path_bytes, path, size, mtime_ns, due, queued_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (path_bytes) DO UPDATE SET due = excluded.due, "
+            "attempts = CASE WHEN size = excluded.size AND mtime_ns = excluded.mtime_ns THEN attempts ELSE 0 END, "
+            "size = excluded.size, mtime_ns = excluded.mtime_ns",
+            (path, display_path(path), size, mtime_ns, due, now_iso()))
+
+    def due_work(self, now: float, limit: int, skip: Iterable[bytes] = ()) -> list[PendingRow]:
+        skipped = set(skip)
+        rows = self.connection.execute(
+            "SELECT path_bytes, size, mtime_ns, due, attempts FROM pending WHERE due <= ? ORDER BY due LIMIT ?",
+            (now, limit + len(skipped))).fetchall()
+        return [PendingRow(*row) for row in rows if row[0] not in skipped][:limit]
+
+    def pending_at(self, path: bytes) -> PendingRow | None:
+        row = self.connection.execute("SELECT path_bytes, size, mtime_ns, due, attempts FROM pending "
+                                      "WHERE path_bytes = ?", (path,)).fetchone()
+        return PendingRow(*row) if row else None
+
+    def done(self, path: bytes) -> None:
+        self.connection.execute("DELETE FROM pending WHERE path_bytes = ?", (path,))
+
+    def retry(self, path: bytes, due: float) -> None:
+        self.connection.execute("UPDATE pending SET due = ?, attempts = attempts + 1 WHERE path_bytes = ?",
+                                (due, path))
+
+    def next_due(self) -> float | None:
+        row = self.connection.execute("SELECT min(due) FROM pending").fetchone()
+        return row[0]
+
+    # --- quarantine --------------------------------------------------------------------------
+
+    def quarantine(self, path: bytes, size: int, mtime_ns: int, kind: str, message: str) -> None:
+        self.connection.execute(
+            "INSERT INTO quarantine (path_bytes, path, size, mtime_ns, kind, message, at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (path_bytes) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
+            "kind = excluded.kind, message = excluded.message, at = excluded.at",
+            (path, display_path(path), size, mtime_ns, kind, message, now_iso()))
+
+    # --- files under a root, missing files ------------------------------------------------------
+
+    def files_under(self, root: bytes) -> list[tuple[int, bytes, int, int, str | None]]:
+        """(id, path, size, mtime_ns, missing_since) of every file below ``root``."""
+        low, high = _prefix_range(root)
+        return [tuple(row) for row in self.connection.execute(  # type: ignore[misc]
+            "SELECT id, path_bytes, size, mtime_ns, missing_since FROM files WHERE path_bytes >= ? AND path_bytes < ?",
+            (low, high))]
+
+    def paths_under(self, table: str, root: bytes) -> list[bytes]:
+        """Paths below ``root`` in ``errors``, ``quarantine`` or ``pending``."""
+        if table not in ("errors", "quarantine", "pending"):
+            raise ValueError(table)
+        low, high = _prefix_range(root)
+        return [row[0] for row in self.connection.execute(
+            f"SELECT path_bytes FROM {table} WHERE path_bytes >= ? AND path_bytes < ?", (low, high))]
+
+    def mark_missing(self, file_id: int) -> None:
+        self.connection.execute("UPDATE files SET missing_since = ? WHERE id = ? AND missing_since IS NULL",
+                                (now_iso(), file_id))
+
+    def mark_present(self, file_id: int) -> None:
+        self.connection.execute("UPDATE files SET missing_since = NULL WHERE id = ?", (file_id,))
+
+    def missing(self) -> list[tuple[int, bytes, str]]:
+        """(id, path, missing_since) of every held row."""
+        return [tuple(row) for row in self.connection.execute(  # type: ignore[misc]
+            "SELECT id, path_bytes, missing_since FROM files WHERE missing_since IS NOT NULL")]
+
+    def forget_path(self, table: str, path: bytes) -> None:
+        if table not in ("errors", "quarantine", "pending"):
+            raise ValueError(table)
+        self.connection.execute(f"DELETE FROM {table} WHERE path_bytes = ?", (path,))
+
+    # --- roots and health ------------------------------------------------------------------
+
+    def root(self, path: bytes) -> tuple[int | None, str, str | None] | None:
+        """(device, state, healthy_since) last recorded for a root."""
+        row = self.connection.execute("SELECT device, state, healthy_since FROM roots WHERE path_bytes = ?",
+                                      (path,)).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def set_root(self, path: bytes, device: int | None, state: str, healthy_since: str | None) -> None:
+        self.connection.execute(
+            "INSERT INTO roots (path_bytes, path, device, state, healthy_since, checked_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (path_bytes) DO UPDATE SET device = coalesce(excluded.device, device), "
+            "state = excluded.state, healthy_since = excluded.healthy_since, checked_at = excluded.checked_at",
+            (path, display_path(path), device, state, healthy_since, now_iso()))
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.connection.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the database file (when idle, and on the way out)."""
+        self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    path: bytes
+    size: int
+    mtime_ns: int
+    due: float
+    attempts: int
+
+
+def _prefix_range(root: bytes) -> tuple[bytes, bytes]:
+    """Byte-string bounds of every path below the folder ``root`` (``/`` + 1 is ``0``)."""
+    base = root.rstrip(b"/")
+    return base + b"/", base + b"0"
+
+
+def status_counts(store: Store) -> dict[str, int]:
+    """What ``neardupd status`` shows: indexed, pending, quarantined, missing, errors, pairs."""
+    one = store.connection.execute
+    counts = store.counts()
+    if store.version >= 2:
+        counts.update(pending=one("SELECT count(*) FROM pending").fetchone()[0],
+                      due=one("SELECT count(*) FROM pending WHERE due <= unixepoch('subsec')").fetchone()[0],
+                      quarantined=one("SELECT count(*) FROM quarantine").fetchone()[0],
+                      missing=one("SELECT count(*) FROM files WHERE missing_since IS NOT NULL").fetchone()[0])
+    return counts
+
+
+def open_daemon_store(path: str | os.PathLike[str]) -> DaemonStore:
+    store = open_store(path)
+    return DaemonStore(store.connection, store.path)
 
 
 def open_store(path: str | os.PathLike[str], *, readonly: bool = False) -> Store:
