@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from neardupd import baselines, report
+from neardupd import baselines, daemon, health, report
 from neardupd.benchmake import MakeSettings, make_bench
 from neardupd.benchrun import run_bench
 from neardupd.config import DATABASE_ENV, Config, default_database, load_config
@@ -49,7 +50,7 @@ def main(ctx: click.Context, config_file: str | None, verbose: int, debug: bool)
     """
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = {"config": load_config(config_file), "debug": debug}
+    ctx.obj = {"config": load_config(config_file), "config_file": config_file, "debug": debug}
 
 
 @main.command()
@@ -206,6 +207,76 @@ def bench_command(ctx: click.Context, args: Sequence[str], as_json: bool, no_bas
     result = run_bench(args[0], config, baseline_names=() if no_baselines else baselines.BASELINES,
                        keep_database=keep_db)
     click.echo(json.dumps(result.as_json()) if as_json else report.bench_text(result))
+
+
+@main.command(name="run")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file (reloaded on SIGHUP).")
+@click.option("--root", "roots", multiple=True, type=click.Path(file_okay=False),
+              help="A folder to watch, besides the config's daemon.roots (repeatable).")
+@db_option
+@click.pass_context
+def run_command(ctx: click.Context, config_file: str | None, roots: tuple[str, ...], db: str | None) -> None:
+    """Run the daemon in the foreground: watch folders, index what appears, record copies.
+
+    \b
+    Made for systemd (Type=notify; see systemd/neardupd.service). SIGTERM stops it
+    after the files being decoded; SIGHUP reloads the config file.
+    Example:
+        neardupd run --root ~/Pictures
+        neardupd run --config /etc/neardupd/neardupd.toml
+    """
+    config_file = config_file or ctx.obj["config_file"]
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)  # a service logs what it does
+
+    def load(path: str | os.PathLike | None) -> Config:
+        loaded = load_config(path)
+        extra = tuple(os.path.abspath(root) for root in roots)
+        loaded = loaded.replace(daemon=dataclasses.replace(loaded.daemon, roots=loaded.daemon.roots + extra))
+        return loaded.replace(database=Path(db)) if db else loaded
+
+    ctx.exit(daemon.run(load(config_file), config_file, load))
+
+
+@main.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="The same as one JSON object.")
+@click.pass_context
+def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
+    """What is indexed, pending, quarantined and missing, and whether the daemon is alive.
+
+    Exit status 0 when the daemon is running and healthy, 3 when it is not running.
+    """
+    config = _config(ctx, db)
+    if not config.database.exists():
+        raise click.ClickException(f"{config.database}: no index yet; start `neardupd run` or `neardupd scan`")
+    with open_store(config.database, readonly=True) as store:
+        state = health.daemon_status(store)
+    click.echo(json.dumps(state) if as_json else health.status_text(state, config.database))
+    ctx.exit(0 if state["daemon"]["running"] else 3)
+
+
+@main.command(name="check")
+@db_option
+@click.option("--sample", type=click.IntRange(0), default=20, show_default=True,
+              help="Files re-read and re-hashed against their stored digests and signatures.")
+@click.pass_context
+def check_command(ctx: click.Context, db: str | None, sample: int) -> None:
+    """Check the index: SQLite integrity, foreign keys, and a sample of files against the disk.
+
+    Exit status 0 when all is well, 1 when something is wrong (each problem is printed).
+    """
+    config = _config(ctx, db)
+    if not config.database.exists():
+        raise click.ClickException(f"{config.database}: no index yet")
+    with open_store(config.database, readonly=True) as store:
+        problems, notes = health.check(store, config, sample)
+    for note in notes:
+        click.echo(note)
+    for problem in problems:
+        click.echo(f"PROBLEM: {problem}")
+    click.echo("ok" if not problems else f"{len(problems)} problem(s)")
+    ctx.exit(1 if problems else 0)
 
 
 def run(args: Sequence[str] | None = None) -> int:

@@ -384,6 +384,11 @@ class Indexer:
                 return True
         return False
 
+    def forget(self, file_id: int) -> None:
+        """Delete a file's row (and its matches) and drop it from the neighbour index; call inside
+        a transaction."""
+        self._forget(file_id)
+
     def _forget(self, file_id: int) -> None:
         self.store.remove_file(file_id)
         self.neighbours.remove(file_id)

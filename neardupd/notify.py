@@ -1,0 +1,52 @@
+"""sd_notify without libsystemd: datagrams to ``$NOTIFY_SOCKET`` (READY, STATUS, WATCHDOG, STOPPING).
+
+>>> Notifier({}).send("READY=1")  # no socket (not under systemd): nothing to do
+False
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Mapping
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(self, environ: Mapping[str, str] = os.environ) -> None:
+        address = environ.get("NOTIFY_SOCKET", "")
+        self.address = "\0" + address[1:] if address.startswith("@") else address
+        usec = environ.get("WATCHDOG_USEC", "")
+        pid = environ.get("WATCHDOG_PID", "")
+        mine = not pid or pid == str(os.getpid())
+        self.watchdog_seconds = int(usec) / 1e6 if usec.isdigit() and mine else None
+        """systemd's WatchdogSec, when it asks this process for pings."""
+
+    def send(self, *fields: str) -> bool:
+        """Send ``KEY=value`` fields in one datagram; False when there is no socket or it fails."""
+        if not self.address:
+            return False
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.sendto("\n".join(fields).encode(), self.address)
+            return True
+        except OSError as err:
+            log.warning("cannot notify systemd at %s (%s)", self.address.replace("\0", "@"), err)
+            return False
+
+    def ready(self, status: str) -> None:
+        self.send("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
+
+    def status(self, status: str) -> None:
+        self.send(f"STATUS={status}")
+
+    def watchdog(self) -> None:
+        self.send("WATCHDOG=1")
+
+    def reloading(self) -> None:
+        self.send("RELOADING=1")
+
+    def stopping(self, status: str = "stopping") -> None:
+        self.send("STOPPING=1", f"STATUS={status}")
