@@ -12,11 +12,12 @@ Threads and processes:
 Work is durable: a file waits in the ``pending`` table and leaves it in the same transaction that
 stores its signatures, its error or its quarantine; after a crash the daemon resumes from there.
 SIGTERM/SIGINT finish the files being decoded and exit 0; SIGHUP reloads the config file (an
-invalid one is refused and the running config kept).
+invalid one is refused and the running config kept); SIGUSR1 writes every thread's stack to the log.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import queue
@@ -50,6 +51,8 @@ SHUTDOWN_GRACE = 20.0
 
 @dataclass
 class Counters:
+    decoded: int = 0
+    """Files handed back by a decoder (each decode, retries included)."""
     indexed: int = 0
     failed: int = 0
     quarantined: int = 0
@@ -83,6 +86,7 @@ class Daemon:
 
     def run(self) -> int:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        faulthandler.register(signal.SIGUSR1)  # `kill -USR1`: every thread's stack to the log
         self.store = open_daemon_store(self.config.database)
         self.indexer = Indexer(self.store, self.config)
         self.pool = WorkerPool(self.config)
@@ -349,6 +353,7 @@ class Daemon:
     def _collect(self, wait_seconds: float) -> bool:
         outcomes = self.pool.collect(wait_seconds)
         for outcome in outcomes:
+            self.counters.decoded += 1
             work, attempts = self._in_flight.pop(outcome.job.key)
             self._store_outcome(work, attempts, outcome)
         if outcomes:
@@ -399,14 +404,15 @@ class Daemon:
             self.request_walk("watcher restarted")
         pending = self.store.next_due() is not None
         counters = self.counters
-        status = (f"{state}: {counters.indexed} indexed, {counters.failed} failed, {counters.quarantined} "
-                  f"quarantined, {counters.moved} moved, {counters.removed} removed since start"
-                  + ("; reconciling" if self._walk else "") + ("; work pending" if pending else ""))
+        status = (f"{state}: {counters.decoded} decoded, {counters.indexed} indexed, {counters.failed} failed, "
+                  f"{counters.quarantined} quarantined, {counters.moved} moved, {counters.removed} removed "
+                  "since start" + ("; reconciling" if self._walk else "") + ("; work pending" if pending else ""))
         with self.store.transaction():
             self.store.set_setting("daemon_pid", str(os.getpid()))
             self.store.set_setting("daemon_heartbeat", f"{time.time():.3f}")
             self.store.set_setting("daemon_state", state)
             self.store.set_setting("daemon_status", status)
+            self.store.set_setting("daemon_decoded", str(counters.decoded))
         self.notifier.status(status)
         if self.healthy():
             self.notifier.watchdog()

@@ -25,13 +25,18 @@ class Notifier:
         """systemd's WatchdogSec, when it asks this process for pings."""
 
     def send(self, *fields: str) -> bool:
-        """Send ``KEY=value`` fields in one datagram; False when there is no socket or it fails."""
+        """Send ``KEY=value`` fields in one datagram; False when there is no socket or it fails.
+        Never blocks: a message the listener has no room for is dropped (the next one follows soon)."""
         if not self.address:
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.setblocking(False)
                 sock.sendto("\n".join(fields).encode(), self.address)
             return True
+        except BlockingIOError:
+            log.debug("systemd's notify socket is full; dropped %s", fields)
+            return False
         except OSError as err:
             log.warning("cannot notify systemd at %s (%s)", self.address.replace("\0", "@"), err)
             return False
