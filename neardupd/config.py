@@ -50,6 +50,9 @@ class MatchSettings:
     """Largest Hamming distance (of 64 bits) at which a stored hash is a candidate."""
     candidates: int = 5
     """The nearest this many candidates are confirmed per new picture..."""
+    overlap_radius: int = 12
+    """Radius for window-to-window pairs (two crops of one picture): each picture pair has 1,332
+    of them, so at the full radius strangers would crowd the candidates of a large index."""
     always_within: int = 8
     """...and every candidate at this distance or closer, however many (large copy groups)."""
     floor: float = 0.35

@@ -94,6 +94,9 @@ def _trimmed_means(blocks: np.ndarray, informative: np.ndarray, keep: float, min
 
 
 DETAIL_SIGMA = 1.0
+REFINE_FROM = 0.35
+"""A window comparison scoring below this is a stranger, not a misaligned crop: no refinement
+(bench-dev: the same R@P99 as refining from 0.25, in 15 % less indexing time)."""
 
 
 def _detail(thumb: np.ndarray) -> np.ndarray:
@@ -211,7 +214,7 @@ def _confirm_inside(big: Picture, small: Picture, box: Box, *, swapped: bool = F
     """Confirm that ``small`` is the part ``box`` (roughly) of ``big``; refine the box first.
     Scores are oriented as (A, B) = (big, small), or (small, big) when ``swapped``."""
     first = confirm(_window(big.thumb, box), small.thumb)
-    if not 0.25 <= first.score < 0.92:  # hopeless, or already aligned well
+    if not REFINE_FROM <= first.score < 0.92:  # hopeless, or already aligned well
         return _oriented(first, box, swapped)
     turned_small = dihedral(small.thumb)[first.transform]
     refined = refine_window(big.thumb, turned_small, box)

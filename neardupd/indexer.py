@@ -357,7 +357,7 @@ class Indexer:
         settings = self.config.match
         hints = self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=settings.radius,
                                         limit=settings.candidates + 1, keep_within=settings.always_within,
-                                        contained=sig.flipped_window_hashes)
+                                        contained=sig.flipped_window_hashes, overlap_radius=settings.overlap_radius)
         if self.on_candidates:
             self.on_candidates(exclude, [hint.item for hint in hints if hint.item != exclude])
         for hint in hints:

@@ -110,12 +110,15 @@ class HammingIndex:
         self._variant.remove(item)
 
     def nearest(self, forms: Sequence[int], variants: Sequence[int], *, radius: int, limit: int,
-                keep_within: int = -1, contained: Sequence[int] = ()) -> list[Neighbour]:
+                keep_within: int = -1, contained: Sequence[int] = (),
+                overlap_radius: int | None = None) -> list[Neighbour]:
         """The ``limit`` nearest items within ``radius`` (plus all within ``keep_within``), nearest first.
 
         ``forms`` are the new picture's content hash in its dihedral forms; ``variants`` its variant
         hashes; ``contained`` more views of it that are only compared with stored contents (their
-        ``form`` in a CONTAINS neighbour counts on from ``len(variants)``).
+        ``form`` in a CONTAINS neighbour counts on from ``len(variants)``); ``overlap_radius``, when
+        given, is the radius for variant-to-variant pairs (there are many more of them, so chance
+        near-hits are many more too).
         """
         best: dict[int, Neighbour] = {}
         form_probes = np.array(forms, dtype=np.uint64)
@@ -127,8 +130,9 @@ class HammingIndex:
                 self._collect(best, table, probes, relation, radius)
         if len(variant_probes):
             for (start, stop), columns in self.overlap_pairs:
-                self._collect(best, self._variant, contained_probes[start:stop], OVERLAP, radius,
-                              columns=columns, first_probe=start)
+                self._collect(best, self._variant, contained_probes[start:stop], OVERLAP,
+                              radius if overlap_radius is None else overlap_radius, columns=columns,
+                              first_probe=start)
         ranked = sorted(best.values(), key=lambda n: (n.distance, n.relation != SAME, n.item))
         return [n for rank, n in enumerate(ranked) if rank < limit or n.distance <= keep_within]
 

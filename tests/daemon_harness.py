@@ -30,10 +30,10 @@ def wait_until(predicate: Callable[[], object], timeout: float = 60.0, every: fl
 
 
 def distinct_picture(seed: int, size: int = 96) -> Image.Image:
-    """A picture unlike any other seed's: coloured blocks, smoothed a little."""
+    """A picture unlike any other seed's: coloured noise, coarse enough to survive the thumb."""
     rng = np.random.default_rng(seed)
-    blocks = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
-    return Image.fromarray(blocks).resize((size, size), Image.Resampling.BILINEAR)
+    cells = rng.integers(0, 256, (size // 4, size // 4, 3), dtype=np.uint8)
+    return Image.fromarray(cells).resize((size, size), Image.Resampling.NEAREST)
 
 
 class DaemonProcess:

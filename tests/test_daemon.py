@@ -290,3 +290,30 @@ def test_systemd_accepts_the_unit(tmp_path):
     result = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True, text=True, timeout=60)
     problems = [line for line in result.stderr.splitlines() if "neardupd.service" in line]
     assert result.returncode == 0 and not problems, result.stderr
+
+
+def test_a_stopped_daemon_that_missed_a_10000_file_burst_catches_up(daemon, folder):
+    """SIGSTOP: more events than the kernel's inotify queue holds arrive (it overflows); SIGCONT:
+    the daemon notices the overflow, reconciles, and indexes all 10,000 files of 50 new folders."""
+    scratch = folder / ".scratch"  # excluded from indexing, but watched: its events fill the kernel queue
+    scratch.mkdir()
+    daemon.start()
+    time.sleep(1.0)
+    daemon.signal(signal.SIGSTOP)
+    try:
+        expected = set()
+        for number in range(50):
+            album = folder / f"album-{number:02d}"
+            album.mkdir()
+            for index in range(200):
+                path = album / f"p{index:03d}.png"
+                distinct_picture(number * 1000 + index, size=48).save(path)
+                expected.add(str(path))
+        for index in range(9000):
+            (scratch / f"{index}").write_bytes(b"x")
+    finally:
+        daemon.signal(signal.SIGCONT)
+    wait_until(lambda: "overflow" in daemon.log_text(), 60, what="the overflow to be noticed")
+    wait_until(lambda: len(daemon.indexed()) == 10_000, 900, every=2.0, what="10,000 files indexed")
+    assert daemon.indexed() == expected
+    assert daemon.running()
