@@ -1,4 +1,4 @@
-# neardupd: `make run PHOTOS=~/Pictures` to index a folder and list its copies, `make test` to test.
+# neardupd: `make run PHOTOS=~/Pictures` to run the daemon on a folder, `make test` to test.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -16,15 +16,16 @@ $(BIN)/neardupd: pyproject.toml
 install: $(BIN)/neardupd
 
 run: install
-	$(BIN)/neardupd scan $(PHOTOS)
-	$(BIN)/neardupd dupes
+	$(BIN)/neardupd run --root $(PHOTOS)
 
 test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/python benchmarks/bench_dev.py $(BENCH)
+	$(BIN)/neardupd bench $(BENCH)
 	$(BIN)/python benchmarks/scan_speed.py
+	$(BIN)/python benchmarks/index_cost.py
+	$(BIN)/python benchmarks/daemon_speed.py
 
 lint: install
 	$(BIN)/pip install --quiet ruff

@@ -1,17 +1,18 @@
 """Configuration: frozen dataclasses with every default, loaded from TOML.
 
-Example file (every key optional)::
+Example file (every key optional; README.md, "Configuration", lists them all)::
 
     database = "/var/lib/neardupd/index.sqlite"
 
     [decode]
-    work_size = 256
     max_pixels = 200_000_000
 
     [match]
-    radius = 16
-    candidates = 10
-    threshold = 0.6
+    threshold = 0.65
+
+    [daemon]
+    roots = ["/srv/photos"]
+    quiet_period = 10.0
 """
 
 from __future__ import annotations
