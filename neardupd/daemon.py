@@ -402,11 +402,13 @@ class Daemon:
             self.watcher.stop()
             self.watcher = self._start_watcher()
             self.request_walk("watcher restarted")
+        self.pool.revive()
         pending = self.store.next_due() is not None
         counters = self.counters
         status = (f"{state}: {counters.decoded} decoded, {counters.indexed} indexed, {counters.failed} failed, "
                   f"{counters.quarantined} quarantined, {counters.moved} moved, {counters.removed} removed "
-                  "since start" + ("; reconciling" if self._walk else "") + ("; work pending" if pending else ""))
+                  "since start" + (f"; reconciling ({self._walk.seen} files walked, {self._walk.queued} queued)"
+                                   if self._walk else "") + ("; work pending" if pending else ""))
         with self.store.transaction():
             self.store.set_setting("daemon_pid", str(os.getpid()))
             self.store.set_setting("daemon_heartbeat", f"{time.time():.3f}")

@@ -81,6 +81,13 @@ class WorkerPool:
     def alive(self) -> bool:
         return all(slot.process.is_alive() for slot in self._slots)
 
+    def revive(self) -> int:
+        """Replace idle workers that died (a busy one is replaced by :meth:`collect`); return how many."""
+        dead = [index for index, slot in enumerate(self._slots) if slot.job is None and not slot.process.is_alive()]
+        for index in dead:
+            self._replace(index, "an idle decoder process died")
+        return len(dead)
+
     def submit(self, job: Job) -> None:
         slot = next(slot for slot in self._slots if slot.job is None)
         slot.connection.send(job)

@@ -317,3 +317,16 @@ def test_a_stopped_daemon_that_missed_a_10000_file_burst_catches_up(daemon, fold
     wait_until(lambda: len(daemon.indexed()) == 10_000, 900, every=2.0, what="10,000 files indexed")
     assert daemon.indexed() == expected
     assert daemon.running()
+
+
+def test_a_decoder_killed_while_idle_is_replaced(daemon, folder):
+    daemon.start()
+    children = subprocess.run(["pgrep", "-P", str(daemon.process.pid)], capture_output=True, text=True).stdout.split()
+    decoders = [pid for pid in children
+                if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
+    assert len(decoders) == 2
+    os.kill(int(decoders[0]), signal.SIGKILL)
+    wait_until(lambda: "idle decoder process died" in daemon.log_text(), 10, what="the replacement")
+    _pictures(folder, 4)
+    wait_until(lambda: len(daemon.indexed()) == 4, 60, what="files indexed after the replacement")
+    assert daemon.running()
