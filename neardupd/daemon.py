@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -47,6 +48,7 @@ CHANGES_PER_TICK = 5000
 WALK_BUDGET = 500
 HEARTBEAT_SECONDS = 2.0
 SHUTDOWN_GRACE = 20.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -190,12 +192,7 @@ class Daemon:
     # --- watcher changes -------------------------------------------------------------------
 
     def _apply_changes(self) -> bool:
-        batch = []
-        while len(batch) < CHANGES_PER_TICK:
-            try:
-                batch.append(self.changes.get_nowait())
-            except queue.Empty:
-                break
+        batch = _drain(self.changes, CHANGES_PER_TICK)
         if not batch:
             return False
         folders = []
@@ -293,12 +290,7 @@ class Daemon:
 
     def _step_walk(self) -> bool:
         if self._walk is None:
-            reasons = []
-            while True:
-                try:
-                    reasons.append(self._walk_wanted.get_nowait())
-                except queue.Empty:
-                    break
+            reasons = _drain(self._walk_wanted)
             if not reasons:
                 return False
             log.info("reconciling %d folder(s) (%s)", len(self.roots), ", ".join(sorted(set(reasons))))
@@ -451,6 +443,17 @@ class Daemon:
         deadline = time.monotonic() + SHUTDOWN_GRACE
         while self._in_flight and time.monotonic() < deadline:
             self._collect(0.2)
+
+
+def _drain(source: queue.Queue[T] | queue.SimpleQueue[T], limit: int = 1 << 30) -> list[T]:
+    """Up to ``limit`` items already waiting in ``source``, without blocking."""
+    items: list[T] = []
+    while len(items) < limit:
+        try:
+            items.append(source.get_nowait())
+        except queue.Empty:
+            break
+    return items
 
 
 def _raiser(error: Exception) -> Callable[[], Analysed]:
