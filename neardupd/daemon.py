@@ -389,12 +389,8 @@ class Daemon:
         if not force and now - self._last_beat < HEARTBEAT_SECONDS:
             return
         self._last_beat = now
-        if not self.watcher.alive():
-            log.warning("a watcher stopped; restarting it, then reconciling")
-            self.watcher.stop()
-            self.watcher = self._start_watcher()
-            self.request_walk("watcher restarted")
-        self.pool.revive()
+        if state == "running":
+            self._mend()
         pending = self.store.next_due() is not None
         counters = self.counters
         status = (f"{state}: {counters.decoded} decoded, {counters.indexed} indexed, {counters.failed} failed, "
@@ -408,8 +404,18 @@ class Daemon:
             self.store.set_setting("daemon_status", status)
             self.store.set_setting("daemon_decoded", str(counters.decoded))
         self.notifier.status(status)
-        if self.healthy():
+        if state == "running" and self.healthy():
             self.notifier.watchdog()
+
+    def _mend(self) -> None:
+        """Restart a watcher that stopped (then reconcile: events were lost) and replace decoders
+        that died while idle."""
+        if not self.watcher.alive():
+            log.warning("a watcher stopped; restarting it, then reconciling")
+            self.watcher.stop()
+            self.watcher = self._start_watcher()
+            self.request_walk("watcher restarted")
+        self.pool.revive()
 
     def _reload_config(self) -> None:
         if self.load is None:

@@ -18,6 +18,7 @@ import fnmatch
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -63,6 +64,7 @@ class WorkerPool:
         self._context = multiprocessing.get_context("spawn")
         self._slots = [self._spawn() for _ in range(config.daemon.workers)]
         self.replaced = 0
+        self.stopped = False
 
     def _spawn(self) -> _Slot:
         parent, child = self._context.Pipe()
@@ -83,6 +85,8 @@ class WorkerPool:
 
     def revive(self) -> int:
         """Replace idle workers that died (a busy one is replaced by :meth:`collect`); return how many."""
+        if self.stopped:
+            return 0
         dead = [index for index, slot in enumerate(self._slots) if slot.job is None and not slot.process.is_alive()]
         for index in dead:
             self._replace(index, "an idle decoder process died")
@@ -134,6 +138,7 @@ class WorkerPool:
         return detail
 
     def stop(self, grace: float = 5.0) -> None:
+        self.stopped = True
         for slot in self._slots:
             with contextlib.suppress(OSError):
                 slot.connection.send(None)
@@ -151,6 +156,8 @@ def _work(connection: Connection, config: Config) -> None:
     from neardupd.errors import DecodeError
     from neardupd.indexer import Analyser
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when decoders stop (Ctrl-C, SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # to the whole group): they finish the file, then it says
     _limit_memory(config.daemon.worker_memory_mb)
     faults = _faults(os.environ.get(FAULTS_ENV, ""))
     analyser = Analyser(config)
