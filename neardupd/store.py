@@ -158,10 +158,11 @@ class Store:
 
     def quarantined_at(self, path: bytes) -> tuple[int, int] | None:
         """(size, mtime_ns) of ``path`` when its decoder crashed or hung (schema 2)."""
-        if self.version < 2:
+        try:
+            row = self.connection.execute("SELECT size, mtime_ns FROM quarantine WHERE path_bytes = ?",
+                                          (path,)).fetchone()
+        except sqlite3.OperationalError:  # a read-only index still at schema 1
             return None
-        row = self.connection.execute("SELECT size, mtime_ns FROM quarantine WHERE path_bytes = ?",
-                                      (path,)).fetchone()
         return (row[0], row[1]) if row else None
 
     def paths(self) -> Iterator[tuple[int, bytes]]:
