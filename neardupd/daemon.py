@@ -22,10 +22,11 @@ import logging
 import os
 import queue
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,8 +40,7 @@ from neardupd.reconcile import Walk, purge_missing
 from neardupd.reconcile import queue as queue_file
 from neardupd.store import open_daemon_store
 from neardupd.watcher import Change, Watcher
-from neardupd.workers import Job, WorkerPool
-from neardupd.workers import Outcome as WorkerOutcome
+from neardupd.workers import Job, JobResult, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,6 @@ class Counters:
     quarantined: int = 0
     moved: int = 0
     removed: int = 0
-    started: float = field(default_factory=time.time)
 
 
 class Daemon:
@@ -208,23 +207,20 @@ class Daemon:
         return True
 
     def _apply(self, change: Change) -> None:
-        quiet = self.config.daemon.quiet_period
         if change.kind == "changed":
-            self._queue_path(change.path, quiet)
+            self._changed(change.path)
         elif change.kind == "deleted":
             self._gone(change.path)
         elif change.kind == "moved" and change.dest is not None:
             self._moved(change.path, change.dest)
 
-    def _queue_path(self, path: bytes, quiet: float) -> None:
+    def _changed(self, path: bytes) -> None:
         try:
             info = os.stat(path)
         except OSError:
             return
-        if os.path.isfile(path):
-            known = self.store.file_at(path)
-            if known is None or (known.size, known.mtime_ns) != (info.st_size, info.st_mtime_ns):
-                self.store.queue(path, info.st_size, info.st_mtime_ns, time.time() + quiet)
+        if stat.S_ISREG(info.st_mode):
+            queue_file(self.store, path, info, self.config.daemon.quiet_period)
 
     def _gone(self, path: bytes) -> None:
         known = self.store.file_at(path)
@@ -352,7 +348,7 @@ class Daemon:
             self._worked()
         return bool(outcomes)
 
-    def _store_outcome(self, work: Work, attempts: int, outcome: WorkerOutcome) -> None:
+    def _store_outcome(self, work: Work, attempts: int, outcome: JobResult) -> None:
         path = work.path
         if outcome.status == "ok":
             analysed: Analysed = outcome.value

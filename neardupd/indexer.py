@@ -290,7 +290,7 @@ class Indexer:
             return Outcome.SKIPPED
         digest = None
         if not known and self._vanished_of_size(stat.st_size):
-            digest = self.analyser.digest(path, self.analyser.read_bytes(path, stat.st_size))
+            digest = self.analyser.digest(path, None)  # streamed: the bytes are read again to decode
             if self._adopt_moved(path, digest, stat.st_size, stat.st_mtime_ns):
                 return Outcome.MOVED
         return Work(path, stat.st_size, stat.st_mtime_ns, known.id if known else None, digest)
@@ -306,7 +306,7 @@ class Indexer:
             log.info("cannot index %s", err)
             with self.store.transaction():
                 if work.known_id is not None:
-                    self._forget(work.known_id)
+                    self.forget(work.known_id)
                 self.store.record_error(work.path, work.size, work.mtime_ns, err.kind, err.reason)
                 if also:
                     also()
@@ -316,7 +316,7 @@ class Indexer:
             if also:
                 also()
             if work.known_id is not None:
-                self._forget(work.known_id)
+                self.forget(work.known_id)
             file_id = self.store.add_file(work.path, work.size, work.mtime_ns, item.file_digest, item.pixel_digest,
                                           item.format, item.picture.width, item.picture.height, sig)
             for found in self.find_matches(item.file_digest, item.pixel_digest, sig, item.picture, exclude=file_id):
@@ -331,7 +331,7 @@ class Indexer:
         with self.store.transaction():
             self.store.remove_error(path)
             if known:
-                self._forget(known.id)
+                self.forget(known.id)
         return known is not None
 
     def query(self, path: bytes) -> list[Candidate]:
@@ -387,9 +387,6 @@ class Indexer:
     def forget(self, file_id: int) -> None:
         """Delete a file's row (and its matches) and drop it from the neighbour index; call inside
         a transaction."""
-        self._forget(file_id)
-
-    def _forget(self, file_id: int) -> None:
         self.store.remove_file(file_id)
         self.neighbours.remove(file_id)
 
@@ -463,7 +460,7 @@ class Indexer:
         stale_errors = [path for path in self.store.error_paths() if under(path) and not os.path.lexists(path)]
         with self.store.transaction():
             for file_id, _ in gone:
-                self._forget(file_id)
+                self.forget(file_id)
             for path in stale_errors:
                 self.store.remove_error(path)
         return len(gone)

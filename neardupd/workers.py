@@ -40,7 +40,7 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class JobResult:
     """What became of a job: ``ok`` (``value`` is the Analysed), ``decode_error`` (``value`` is
     (kind, reason)), ``os_error`` (``value`` is the message), ``crash`` or ``timeout``."""
 
@@ -97,7 +97,7 @@ class WorkerPool:
         slot.connection.send(job)
         slot.job, slot.started = job, time.monotonic()
 
-    def collect(self, wait_seconds: float) -> list[Outcome]:
+    def collect(self, wait_seconds: float) -> list[JobResult]:
         """Results that arrive within ``wait_seconds``, and the jobs of workers that died or overran."""
         busy = [slot for slot in self._slots if slot.job is not None]
         if not busy:
@@ -111,17 +111,17 @@ class WorkerPool:
             if slot.connection in ready:
                 try:
                     status, value = slot.connection.recv()
-                    outcomes.append(Outcome(job, status, value))
+                    outcomes.append(JobResult(job, status, value))
                     slot.job = None
                     continue
                 except (EOFError, OSError):
-                    outcomes.append(Outcome(job, "crash", self._replace(index, "the decoder process died")))
+                    outcomes.append(JobResult(job, "crash", self._replace(index, "the decoder process died")))
                     continue
             if time.monotonic() - slot.started > self.timeout:
-                outcomes.append(Outcome(job, "timeout", self._replace(
+                outcomes.append(JobResult(job, "timeout", self._replace(
                     index, f"decoding took longer than {self.timeout:g} s (daemon.decode_timeout)")))
             elif not slot.process.is_alive():
-                outcomes.append(Outcome(job, "crash", self._replace(index, "the decoder process died")))
+                outcomes.append(JobResult(job, "crash", self._replace(index, "the decoder process died")))
         return outcomes
 
     def _replace(self, index: int, why: str) -> str:
