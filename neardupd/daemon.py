@@ -82,6 +82,7 @@ class Daemon:
         self._checkpointed = True
         self._last_beat = 0.0
         self._last_purge = 0.0
+        self._maybe_held = True  # rows may be held as missing: look when idle
 
     # --- life ------------------------------------------------------------------------------
 
@@ -169,11 +170,12 @@ class Daemon:
 
     def _idle(self) -> None:
         now = time.monotonic()
-        if now - self._last_purge > 2.0 and self._walk is None and not self._in_flight:
+        if self._maybe_held and now - self._last_purge > 2.0 and self._walk is None and not self._in_flight:
             self._last_purge = now
             if self.store.next_due() is None:
-                removed = purge_missing(self.store, self.indexer, self.roots, self.config.daemon)
+                removed, held = purge_missing(self.store, self.indexer, self.roots, self.config.daemon)
                 self.counters.removed += removed
+                self._maybe_held = held > 0
         if not self._checkpointed and now - self._last_work > self.config.daemon.idle_checkpoint:
             self.store.checkpoint()
             self._checkpointed = True
@@ -203,6 +205,7 @@ class Daemon:
                     self._apply(change)
         for folder in folders:
             self._queue_folder(folder)
+        self._maybe_held = True
         self._worked()
         return True
 
@@ -294,6 +297,7 @@ class Daemon:
         if self._walk.step(WALK_BUDGET):
             walk = self._walk
             self._walk = None
+            self._maybe_held = True
             log.info("reconciliation done: %d files on disk, %d queued, %d newly missing",
                      walk.seen, walk.queued, walk.missing)
         self._worked()
@@ -404,10 +408,13 @@ class Daemon:
             self.notifier.watchdog()
 
     def _mend(self) -> None:
-        """Restart a watcher that stopped (then reconcile: events were lost) and replace decoders
-        that died while idle."""
-        if not self.watcher.alive():
-            log.warning("a watcher stopped; restarting it, then reconciling")
+        """Watch again when a watcher stopped or a root is another folder now (then reconcile: events
+        were lost), and replace decoders that died while idle."""
+        replaced = self.watcher.replaced_roots()
+        if replaced or not self.watcher.alive():
+            why = (f"{', '.join(os.fsdecode(root) for root in replaced)}: another folder now (mounted, unmounted "
+                   "or replaced)" if replaced else "a watcher stopped")
+            log.warning("%s; watching again, then reconciling", why)
             self.watcher.stop()
             self.watcher = self._start_watcher()
             self.request_walk("watcher restarted")

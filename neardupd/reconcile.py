@@ -153,27 +153,33 @@ def queue(store: DaemonStore, path: bytes, info: os.stat_result, quiet_period: f
     store.queue(path, info.st_size, info.st_mtime_ns, due)
 
 
-def purge_missing(store: DaemonStore, indexer: Indexer, roots: Sequence[bytes], settings: DaemonSettings) -> int:
-    """Delete the missing rows it is safe to delete; return how many."""
-    removed = 0
+def purge_missing(store: DaemonStore, indexer: Indexer, roots: Sequence[bytes],
+                  settings: DaemonSettings) -> tuple[int, int]:
+    """Delete the missing rows it is safe to delete, judging each root's health as it is now (a share
+    unmounted since the last walk holds its rows); return (deleted, still held)."""
+    removed = held = 0
     for root in roots:
-        recorded = store.root(root)
-        if not recorded or recorded[1] != HEALTHY:
-            continue
         rows = store.files_under(root)
         missing = [(file_id, path, since) for file_id, path, _, _, since in rows if since is not None]
         if not missing:
             continue
-        small = len(missing) <= settings.missing_share * len(rows)
-        root_settled = _age(recorded[2]) >= settings.missing_grace
         with store.transaction():
+            if record_health(store, root, settings) != HEALTHY:
+                held += len(missing)
+                continue
+            small = len(missing) <= settings.missing_share * len(rows)
+            root_settled = _age(store.root(root)[2]) >= settings.missing_grace
+            deleted = 0
             for file_id, path, since in missing:
                 if os.path.lexists(path):
                     store.mark_present(file_id)
                 elif small or (root_settled and _age(since) >= settings.missing_grace):
                     indexer.forget(file_id)
-                    removed += 1
-        if not small and removed == 0:
+                    deleted += 1
+                else:
+                    held += 1
+        removed += deleted
+        if not small and deleted == 0:
             log.info("%s: %d of %d files gone at once; held as missing for %gs with the root healthy",
                      os.fsdecode(root), len(missing), len(rows), settings.missing_grace)
-    return removed
+    return removed, held

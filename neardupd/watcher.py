@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -56,6 +57,15 @@ def mount_type(path: bytes, mounts_file: str = "/proc/self/mounts") -> str:
     except OSError:
         return ""
     return kind
+
+
+def folder_identity(path: bytes) -> tuple[int, int] | None:
+    """(device, inode) of the folder at ``path`` now; None when there is no folder there."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
 
 
 def is_network(kind: str) -> bool:
@@ -130,12 +140,14 @@ class Watcher:
         self.poll_interval = poll_interval
         self._observers: list[BaseObserver] = []
         self._log_alarm = _OverflowAlarm(alarm)
+        self._watched: dict[bytes, tuple[int, int] | None] = {}
 
     def start(self) -> list[str]:
         """Start watching every root that is a folder now; return how each is watched, for the log."""
         logging.getLogger("watchdog").addHandler(self._log_alarm)
         notes = []
         for root in self.roots:
+            self._watched[root] = folder_identity(root)
             if not os.path.isdir(root):
                 notes.append(f"{os.fsdecode(root)}: not a folder now; the next reconciliation looks again")
                 continue
@@ -155,6 +167,11 @@ class Watcher:
 
     def alive(self) -> bool:
         return all(observer.is_alive() for observer in self._observers)
+
+    def replaced_roots(self) -> list[bytes]:
+        """Roots that are no longer the folder being watched: a share mounted or unmounted over
+        them, a folder that appeared, vanished or was swapped. Their watches see nothing more."""
+        return [root for root, identity in self._watched.items() if folder_identity(root) != identity]
 
     def stop(self) -> None:
         logging.getLogger("watchdog").removeHandler(self._log_alarm)

@@ -52,10 +52,10 @@ class DaemonProcess:
         self.socket_path = str(home / "notify.sock")
         self.socket: socket.socket | None = None
 
-    def write_config(self, roots: list[Path], *, quiet: float = 0.3, extra: str = "") -> None:
+    def write_config(self, roots: list[Path], *, quiet: float = 0.3, workers: int = 2, extra: str = "") -> None:
         root_list = ", ".join(f'"{root}"' for root in roots)
         self.config.write_text(f'database = "{self.database}"\n\n[daemon]\nroots = [{root_list}]\n'
-                               f"quiet_period = {quiet}\nworkers = 2\nidle_checkpoint = 1.0\n{extra}\n")
+                               f"quiet_period = {quiet}\nworkers = {workers}\nidle_checkpoint = 1.0\n{extra}\n")
 
     def start(self, *, wait_ready: bool = True) -> DaemonProcess:
         if self.socket is None:
@@ -139,6 +139,13 @@ class DaemonProcess:
             time.sleep(0.3)
             self.socket.close()
             self.socket = None
+
+    def decoders(self) -> list[int]:
+        """Process ids of the daemon's decoder processes (its children, bar multiprocessing's helper)."""
+        assert self.process is not None
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+        return [int(pid) for pid in children
+                if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

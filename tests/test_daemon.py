@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -319,12 +320,135 @@ def test_a_stopped_daemon_that_missed_a_10000_file_burst_catches_up(daemon, fold
 
 def test_a_decoder_killed_while_idle_is_replaced(daemon, folder):
     daemon.start()
-    children = subprocess.run(["pgrep", "-P", str(daemon.process.pid)], capture_output=True, text=True).stdout.split()
-    decoders = [pid for pid in children
-                if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
+    decoders = daemon.decoders()
     assert len(decoders) == 2
-    os.kill(int(decoders[0]), signal.SIGKILL)
+    os.kill(decoders[0], signal.SIGKILL)
     wait_until(lambda: "idle decoder process died" in daemon.log_text(), 10, what="the replacement")
     _pictures(folder, 4)
     wait_until(lambda: len(daemon.indexed()) == 4, 60, what="files indexed after the replacement")
     assert daemon.running()
+
+
+def _held(daemon: DaemonProcess) -> int:
+    return daemon.query("SELECT count(*) FROM files WHERE missing_since IS NOT NULL")[0][0]
+
+
+def _mount_tmpfs(path: Path) -> bool:
+    result = subprocess.run(["mount", "-t", "tmpfs", "neardupd-test", str(path)], capture_output=True)
+    return result.returncode == 0
+
+
+def test_an_unmounted_share_keeps_its_rows_and_a_remounted_one_is_watched_again(tmp_path, folder):
+    """A real mount: the watch on an unmounted share sees nothing more, so the daemon notices the
+    root became another folder, holds the rows (past the grace period), and watches the share again
+    when it comes back: its files are present again undecoded and a new one is indexed at once."""
+    if shutil.which("mount") is None or not _mount_tmpfs(folder):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    state = tmp_path / "state"
+    state.mkdir()
+    daemon = DaemonProcess(state, [folder], extra="missing_grace = 2.0")
+    saved = tmp_path / "saved"
+    try:
+        _pictures(folder, 5)
+        shutil.copytree(folder, saved)  # copy2: same sizes and mtimes, as the share will show them again
+        daemon.start()
+        wait_until(lambda: len(daemon.indexed()) == 5 and daemon.idle(), 60, what="first indexing")
+        time.sleep(2.5)  # the root has been healthy for longer than the grace period
+        subprocess.run(["umount", str(folder)], check=True)
+        wait_until(lambda: _held(daemon) == 5, 20, what="rows held as missing after the unmount")
+        assert daemon.query("SELECT state FROM roots") == [("empty",)]
+        time.sleep(6.0)  # three grace periods with the share away
+        assert daemon.query("SELECT count(*) FROM files") == [(5,)]
+        assert _mount_tmpfs(folder)
+        shutil.copytree(saved, folder, dirs_exist_ok=True)
+        distinct_picture(99).save(folder / "new.png")
+        wait_until(lambda: len(daemon.indexed()) == 6, 30, what="the remounted share's files")
+        time.sleep(2.5)  # a heartbeat later
+        assert daemon.setting("daemon_decoded") == "6"  # the five came back undecoded
+        assert "watching again" in daemon.log_text()
+    finally:
+        daemon.close()
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_root_on_another_device_is_held_then_accepted_after_the_grace_period(tmp_path):
+    """The root's path leads to another file system (a symlink swapped, as a disk replaced): the old
+    rows are held while the root's new files are indexed; after the grace period there, the new
+    device is accepted and the old rows go."""
+    first = tmp_path / "disk-a"
+    first.mkdir()
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no second file system (/dev/shm) to move the root to")
+    second = Path(tempfile.mkdtemp(dir=shm, prefix="neardupd-test-"))
+    root = tmp_path / "share"
+    root.symlink_to(first)
+    _pictures(first, 5)
+    _pictures(second, 2, first=100, prefix="b")
+    state = tmp_path / "state"
+    state.mkdir()
+    daemon = DaemonProcess(state, [root], extra="missing_grace = 3.0")
+    try:
+        daemon.start()
+        wait_until(lambda: len(daemon.indexed()) == 5 and daemon.idle(), 60, what="first indexing")
+        swap = tmp_path / "swap"
+        swap.symlink_to(second)
+        os.replace(swap, root)
+        wait_until(lambda: daemon.indexed() == {str(root / "b00100.png"), str(root / "b00101.png")}, 30,
+                   what="the new device's files")
+        assert daemon.query("SELECT count(*) FROM files") == [(7,)]  # the first disk's rows held
+        assert daemon.query("SELECT state FROM roots") == [("other_device",)]
+        wait_until(lambda: daemon.query("SELECT count(*) FROM files") == [(2,)], 40,
+                   what="the old rows deleted once the device is accepted")
+        assert "accepting it" in daemon.log_text()
+        assert daemon.query("SELECT state FROM roots") == [("healthy",)]
+    finally:
+        daemon.close()
+        shutil.rmtree(second, ignore_errors=True)
+
+
+def test_a_reload_that_changes_the_decoders_mid_ingest_loses_nothing(daemon, folder):
+    daemon.start()
+    paths = _pictures(folder, 300)
+    wait_until(lambda: len(daemon.indexed()) >= 20, 60, what="ingest under way")
+    daemon.write_config([folder], workers=1, extra="decode_timeout = 30")
+    daemon.signal(signal.SIGHUP)
+    wait_until(lambda: len(daemon.decoders()) == 1, 30, what="one decoder after the reload")
+    more = _pictures(folder, 100, first=300)
+    daemon.write_config([folder], workers=3)
+    daemon.signal(signal.SIGHUP)
+    wait_until(lambda: daemon.indexed() == {str(path) for path in paths + more}, 120, what="all 400 indexed")
+    time.sleep(2.5)  # a heartbeat later
+    assert len(daemon.decoders()) == 3
+    assert daemon.query("SELECT (SELECT count(*) FROM errors) + (SELECT count(*) FROM quarantine)") == [(0,)]
+    assert daemon.setting("daemon_decoded") == "400"  # nothing decoded twice across the restarts
+    assert daemon.running()
+
+
+def test_a_polled_root_sees_new_moved_and_deleted_files(tmp_path, folder):
+    """Forced polling (as for a network share): watchdog's polling observer, no inotify."""
+    state = tmp_path / "state"
+    state.mkdir()
+    daemon = DaemonProcess(state, [folder], extra=f'poll = ["{folder}"]\npoll_interval = 1.0\nmissing_grace = 1.0')
+    try:
+        daemon.start()
+        assert "polled every 1 s" in daemon.log_text()
+        paths = _pictures(folder, 3)
+        wait_until(lambda: len(daemon.indexed()) == 3 and daemon.idle(), 30, what="new files polled")
+        os.rename(paths[0], folder / "renamed.png")
+        paths[1].unlink()
+        wait_until(lambda: daemon.indexed() == {str(folder / "renamed.png"), str(paths[2])}, 30,
+                   what="the rename and the deletion")
+        wait_until(lambda: daemon.query("SELECT count(*) FROM files") == [(2,)], 15,
+                   what="the deleted file's row gone after the 1 s grace period")
+        time.sleep(2.5)  # a heartbeat later
+        assert daemon.setting("daemon_decoded") == "3"
+        aside = tmp_path / "aside"
+        aside.mkdir()
+        for path in folder.iterdir():  # the share shows up empty, as when its server is gone
+            shutil.move(path, aside / path.name)
+        wait_until(lambda: _held(daemon) == 2, 15, what="the rows held as missing")
+        time.sleep(4.0)  # well past the grace period: the root is empty, not healthy
+        assert daemon.query("SELECT count(*) FROM files") == [(2,)]
+    finally:
+        daemon.close()
