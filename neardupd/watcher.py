@@ -9,6 +9,7 @@ which watchdog only logs, or an observer died).
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
@@ -149,7 +150,7 @@ class Watcher:
         for root in self.roots:
             self._watched[root] = folder_identity(root)
             if not os.path.isdir(root):
-                notes.append(f"{os.fsdecode(root)}: not a folder now; the next reconciliation looks again")
+                notes.append(f"{os.fsdecode(root)}: not a folder now; watched once one appears there")
                 continue
             kind = mount_type(root)
             polled = root in self.poll or is_network(kind)
@@ -158,7 +159,8 @@ class Watcher:
             try:
                 observer.start()
             except OSError as err:
-                self.alarm(f"cannot watch {os.fsdecode(root)} ({err}); relying on reconciliation")
+                hint = " (raise the sysctl fs.inotify.max_user_watches)" if err.errno == errno.ENOSPC else ""
+                self.alarm(f"cannot watch {os.fsdecode(root)} ({err}){hint}; relying on reconciliation")
                 continue
             self._observers.append(observer)
             how = f"polled every {self.poll_interval:g} s" if polled else "inotify"
