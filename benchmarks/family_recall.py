@@ -10,38 +10,34 @@ scoring at or above the threshold.
 from __future__ import annotations
 
 import collections
-import json
 import os
-import sqlite3
 import sys
+from pathlib import Path
 
+from neardupd.bench import Truth
 from neardupd.config import MatchSettings
+from neardupd.store import open_store
 
 
 def main() -> None:
-    folder, database = sys.argv[1], sys.argv[2]
+    folder, database = Path(sys.argv[1]), sys.argv[2]
     threshold = float(sys.argv[3]) if len(sys.argv) > 3 else MatchSettings().threshold
-    with open(os.path.join(folder, "truth.json")) as handle:
-        truth = json.load(handle)
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    best: dict[str, float] = {}
+    truth = Truth.load(folder)
+    with open_store(database, readonly=True) as store:
+        rows = store.pairs(0.0)
+    best: dict[frozenset[str], float] = {}
     false_positives = 0
-    pairs = connection.execute("SELECT fa.path, fb.path, m.score FROM matches AS m "
-                               "JOIN files AS fa ON fa.id = m.a JOIN files AS fb ON fb.id = m.b")
-    for a, b, score in pairs:
-        first, second = truth[os.path.basename(a)], truth[os.path.basename(b)]
-        if first["role"] == "copy" and second["role"] == "copy":
-            continue
-        if first["group"] == second["group"]:
-            copy = os.path.basename(a if first["role"] == "copy" else b)
-            best[copy] = max(best.get(copy, 0.0), score)
-        elif score >= threshold:
+    for row in rows:
+        a, b = (os.path.basename(os.fsdecode(row[key])) for key in ("a", "b"))
+        label = truth.label(a, b)
+        if label == 1:
+            best[frozenset((a, b))] = max(best.get(frozenset((a, b)), 0.0), row["score"])
+        elif label == 0 and not truth.both_copies(a, b) and row["score"] >= threshold:
             false_positives += 1
     found, total = collections.Counter(), collections.Counter()
-    for name, entry in truth.items():
-        if entry["role"] == "copy":
-            total[entry["transform"]] += 1
-            found[entry["transform"]] += best.get(name, 0.0) >= threshold
+    for original, copy in truth.positives():
+        total[truth.family(copy)] += 1
+        found[truth.family(copy)] += best.get(frozenset((original, copy)), 0.0) >= threshold
     print(f"threshold {threshold}: {sum(found.values())}/{sum(total.values())} copies found, "
           f"{false_positives} false positives (copy-copy pairs left out)")
     for family in sorted(total):

@@ -83,6 +83,7 @@ class Daemon:
         self._last_beat = 0.0
         self._last_purge = 0.0
         self._maybe_held = True  # rows may be held as missing: look when idle
+        self._held_reported = 0
 
     # --- life ------------------------------------------------------------------------------
 
@@ -175,6 +176,10 @@ class Daemon:
             if self.store.next_due() is None:
                 removed, held = purge_missing(self.store, self.indexer, self.roots, self.config.daemon)
                 self.counters.removed += removed
+                if held and held != self._held_reported:  # said once per change, not at every look
+                    log.info("%d indexed file(s) held as missing: their root is unhealthy, or too many went at "
+                             "once (deleted after %gs with the root healthy)", held, self.config.daemon.missing_grace)
+                self._held_reported = held
                 self._maybe_held = held > 0
         if not self._checkpointed and now - self._last_work > self.config.daemon.idle_checkpoint:
             self.store.checkpoint()

@@ -180,6 +180,6 @@ def purge_missing(store: DaemonStore, indexer: Indexer, roots: Sequence[bytes],
                     held += 1
         removed += deleted
         if not small and deleted == 0:
-            log.info("%s: %d of %d files gone at once; held as missing for %gs with the root healthy",
-                     os.fsdecode(root), len(missing), len(rows), settings.missing_grace)
+            log.debug("%s: %d of %d files gone at once; held as missing for %gs with the root healthy",
+                      os.fsdecode(root), len(missing), len(rows), settings.missing_grace)
     return removed, held

@@ -149,7 +149,7 @@ class Watcher:
         notes = []
         for root in self.roots:
             self._watched[root] = folder_identity(root)
-            if not os.path.isdir(root):
+            if self._watched[root] is None:
                 notes.append(f"{os.fsdecode(root)}: not a folder now; watched once one appears there")
                 continue
             kind = mount_type(root)
