@@ -28,11 +28,11 @@ def main() -> None:
     best: dict[frozenset[str], float] = {}
     false_positives = 0
     for row in rows:
-        a, b = (os.path.basename(os.fsdecode(row[key])) for key in ("a", "b"))
+        a, b = (os.path.basename(os.fsdecode(path)) for path in (row.a, row.b))
         label = truth.label(a, b)
         if label == 1:
-            best[frozenset((a, b))] = max(best.get(frozenset((a, b)), 0.0), row["score"])
-        elif label == 0 and not truth.both_copies(a, b) and row["score"] >= threshold:
+            best[frozenset((a, b))] = max(best.get(frozenset((a, b)), 0.0), row.score)
+        elif label == 0 and not truth.both_copies(a, b) and row.score >= threshold:
             false_positives += 1
     found, total = collections.Counter(), collections.Counter()
     for original, copy in truth.positives():

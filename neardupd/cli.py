@@ -17,7 +17,9 @@ from neardupd.benchmake import MakeSettings, make_bench
 from neardupd.benchrun import run_bench
 from neardupd.config import DATABASE_ENV, Config, default_database, load_config
 from neardupd.errors import ConfigError, NeardupError
-from neardupd.indexer import Analyser, Indexer, compare
+from neardupd.analyse import Analyser
+from neardupd.indexer import Indexer
+from neardupd.rules import compare
 from neardupd.store import display_path, open_store
 
 EXIT_USAGE = 64
@@ -67,7 +69,10 @@ def scan(ctx: click.Context, db: str | None, paths: Sequence[str]) -> None:
     config = _config(ctx, db)
     with open_store(config.database) as store:
         indexer = Indexer(store, config)
-        summary = report.scan_with_progress(indexer, paths, show=sys.stderr.isatty())
+        try:
+            summary = report.scan_with_progress(indexer, paths, show=sys.stderr.isatty())
+        finally:
+            indexer.close()
         click.echo(report.scan_summary(summary, store.counts(), config.database))
 
 
@@ -112,18 +117,18 @@ def compare_command(ctx: click.Context, paths: Sequence[str], as_json: bool) -> 
         neardupd compare original.jpg copy.jpg
     """
     config: Config = ctx.obj["config"]
-    analyser = Analyser(config)
-    items = [analyser.analyse(os.fsencode(path)) for path in paths]
+    with Analyser(config) as analyser:
+        items = [analyser.analyse(os.fsencode(os.path.abspath(path))) for path in paths]
     results = {(i, j): compare(items[i], items[j], config) for i in range(len(items)) for j in range(i + 1, len(items))}
     if as_json:
-        for (i, j), (score, kind, transform, details) in results.items():
-            click.echo(json.dumps({"a": paths[i], "b": paths[j], "score": round(score, 4), "kind": kind,
-                                   "transform": transform, **details}, ensure_ascii=False))
+        for (i, j), scored in results.items():
+            click.echo(json.dumps({"a": paths[i], "b": paths[j], "score": round(scored.score, 4), "kind": scored.kind,
+                                   "transform": scored.transform, **scored.details}, ensure_ascii=False))
     elif len(items) == 2:
-        score, kind, transform, details = results[(0, 1)]
-        click.echo(f"{score:.3f}  {kind}  {report.describe(transform, details)}")
+        scored = results[(0, 1)]
+        click.echo(f"{scored.score:.3f}  {scored.kind}  {report.describe(scored.transform, scored.details)}")
     else:
-        click.echo(report.matrix_text(paths, {k: v[0] for k, v in results.items()}))
+        click.echo(report.matrix_text(paths, {k: v.score for k, v in results.items()}))
 
 
 @main.command()
@@ -145,8 +150,11 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
     with open_store(config.database) as store:
         indexer = Indexer(store, config)
         floor = config.match.threshold if min_score is None else min_score
-        found = [c for c in indexer.query(os.fsencode(image)) if c.score >= floor]
-        rows = [(display_path(store.path_of(c.file_id)), c) for c in found]
+        try:
+            found = [c for c in indexer.query(os.fsencode(image)) if c.score >= floor]
+        finally:
+            indexer.close()
+        rows = [(display_path(store.path_of(c.other)), c) for c in found if c.other is not None]
     for path, cand in rows:
         if as_json:
             click.echo(json.dumps({"a": path, "b": image, "score": round(cand.score, 4), "kind": cand.kind,
@@ -254,6 +262,29 @@ def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
         state = health.daemon_status(store)
     click.echo(json.dumps(state) if as_json else health.status_text(state, config.database))
     ctx.exit(0 if state["daemon"]["running"] else 3)
+
+
+@main.command()
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+@click.pass_context
+def failed(ctx: click.Context, db: str | None, as_json: bool) -> None:
+    """List the files that could not be indexed, and why (retried when they change).
+
+    \b
+    Example:
+        neardupd failed
+    """
+    config = _config(ctx, db)
+    with open_store(config.database, readonly=True) as store:
+        rows = store.failures()
+    for path, kind, message in rows:
+        if as_json:
+            click.echo(json.dumps({"path": display_path(path), "kind": kind, "message": message}, ensure_ascii=False))
+        else:
+            click.echo(f"{kind:<13} {display_path(path)}: {message}")
+    if not rows and not as_json:
+        click.echo("every file found could be indexed")
 
 
 @main.command(name="check")

@@ -66,6 +66,13 @@ class MatchSettings:
     """Smaller pictures (in pixels) only match exactly or by pixels."""
 
 
+@dataclass(frozen=True)
+class FileSettings:
+    follow_symlinks: bool = False
+    """Open symlinks whose target lies outside the roots (by default they are recorded as
+    ``outside_roots`` and never opened: a link to /etc/shadow or to another user's photos stays out)."""
+
+
 DEFAULT_EXCLUDE = (".*", "*.part", "*.tmp", "*.crdownload", "@eaDir", "#recycle", "Thumbs.db", "._*")
 """Temporary and system names never indexed (``.*`` covers .DS_Store and rsync's .name.XXXXXX)."""
 
@@ -92,7 +99,10 @@ class DaemonSettings:
     decode_timeout: float = 120.0
     """Seconds one file may take in a decoder before it is killed and the file quarantined."""
     missing_share: float = 0.05
-    """Removals above this share of a root's files are held as missing..."""
+    """Removals above this share of a root's files..."""
+    missing_min: int = 20
+    """...and above this many files are held as missing (in a folder of 3 photos, deleting one is
+    not an accident)..."""
     missing_grace: float = 3600.0
     """...until this many seconds pass with the root healthy."""
     truncated_retries: int = 3
@@ -107,10 +117,32 @@ class Config:
     database: Path = field(default_factory=default_database)
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     match: MatchSettings = field(default_factory=MatchSettings)
+    files: FileSettings = field(default_factory=FileSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
+
+
+DECODER_BASE_MB = 640
+"""Address space a decoder process takes before it decodes anything (Python, NumPy, OpenCV, Pillow,
+libheif; measured 482 MB, with room for thread stacks)."""
+BYTES_PER_DECODED_PIXEL = 16
+"""Address space a decode needs per decoded pixel at its peak (measured 9 for PNG, 11-13 for HEIC;
+RGBA and 16-bit pictures need more)."""
+
+
+def decoded_pixel_limit(config: Config) -> int:
+    """The most pixels a picture may have *as decoded* (a JPEG after ``draft()`` scaling): the
+    smaller of ``decode.max_pixels`` and what ``daemon.worker_memory_mb`` can hold, so a picture
+    the memory limit cannot decode is refused as ``too_large`` before it is tried, in a decoder
+    process and in ``neardupd scan`` alike.
+
+    >>> decoded_pixel_limit(Config()) // 1_000_000
+    92
+    """
+    room = (config.daemon.worker_memory_mb - DECODER_BASE_MB) * 1024 * 1024
+    return max(1, min(config.decode.max_pixels, room // BYTES_PER_DECODED_PIXEL))
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -134,10 +166,11 @@ def check(config: Config, path: str | os.PathLike[str] | None = None) -> Config:
               ("daemon.reconcile_every", daemon.reconcile_every <= 0),
               ("daemon.poll_interval", daemon.poll_interval <= 0),
               ("daemon.workers", daemon.workers < 1),
-              ("daemon.worker_memory_mb", daemon.worker_memory_mb < 256),
+              ("daemon.worker_memory_mb", daemon.worker_memory_mb < DECODER_BASE_MB + 64),
               ("daemon.decode_timeout", daemon.decode_timeout <= 0),
               ("daemon.missing_share", not 0 <= daemon.missing_share <= 1),
               ("daemon.missing_grace", daemon.missing_grace < 0),
+              ("daemon.missing_min", daemon.missing_min < 0),
               ("daemon.truncated_retries", daemon.truncated_retries < 0),
               ("daemon.idle_checkpoint", daemon.idle_checkpoint <= 0),
               ("decode.work_size", config.decode.work_size < 32),

@@ -2,45 +2,47 @@
 
 Threads and processes:
 
-* the **main thread** is the only database writer: it applies watcher changes, steps the
-  reconciliation walk, hands due files to the decoders, stores their results, purges missing rows,
-  and talks to systemd (READY, STATUS, WATCHDOG, STOPPING);
+* the **main thread** is the only database writer: it applies watcher changes
+  (:class:`~neardupd.reconcile.Changes`), steps the reconciliation walk, hands due files to the
+  decoders and stores their results (:class:`~neardupd.ingest.Ingest`), purges missing rows as the
+  deletion guard allows, and talks to systemd (READY, STATUS, WATCHDOG, STOPPING). It never opens
+  a photo: that happens in the decoders;
 * **watchdog observers** (:mod:`neardupd.watcher`) only filter and enqueue;
 * an **apscheduler** job asks for a full reconciliation every ``daemon.reconcile_every`` seconds;
-* **decoder processes** (:mod:`neardupd.workers`) decode and sign, with a memory limit and a timeout.
+* **decoder processes** (:mod:`neardupd.workers`) read, decode and sign, with a memory limit and a timeout.
 
-Work is durable: a file waits in the ``pending`` table and leaves it in the same transaction that
-stores its signatures, its error or its quarantine; after a crash the daemon resumes from there.
 SIGTERM/SIGINT finish the files being decoded and exit 0; SIGHUP reloads the config file (an
-invalid one is refused and the running config kept); SIGUSR1 writes every thread's stack to the log.
+invalid one is refused and the running config kept); SIGUSR1 writes every thread's stack to the
+log. A database that is full, damaged, deleted or replaced is one log line and a prompt exit
+(75: systemd restarts it; 65 for a damaged one), never a hang.
 """
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import logging
 import os
 import queue
 import signal
-import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from neardupd import guard
 from neardupd.config import Config
-from neardupd.errors import DecodeError, NeardupError
-from neardupd.indexer import Analysed, Indexer, Outcome, Work, walk_images
+from neardupd.errors import NeardupError, StoreError, StoreFullError
+from neardupd.health import write_heartbeat
+from neardupd.indexer import Indexer
+from neardupd.ingest import Ingest
 from neardupd.notify import Notifier
-from neardupd.reconcile import Walk, purge_missing
-from neardupd.reconcile import queue as queue_file
-from neardupd.store import open_daemon_store
+from neardupd.reconcile import Changes, Walk
+from neardupd.store import Store, open_store
 from neardupd.watcher import Change, Watcher
-from neardupd.workers import Job, JobResult, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -48,66 +50,78 @@ CHANGES_PER_TICK = 5000
 WALK_BUDGET = 500
 HEARTBEAT_SECONDS = 2.0
 SHUTDOWN_GRACE = 20.0
+EXIT_TEMPFAIL = 75
+"""sysexits: try again later (systemd restarts the daemon): the database's disk is full, or the
+database was deleted or replaced under it."""
+EXIT_DATAERR = 65
+EXIT_SOFTWARE = 70
 T = TypeVar("T")
 
 
-@dataclass
-class Counters:
-    decoded: int = 0
-    """Files handed back by a decoder (each decode, retries included)."""
-    indexed: int = 0
-    failed: int = 0
-    quarantined: int = 0
-    moved: int = 0
-    removed: int = 0
+class DatabaseGone(StoreError):
+    """The database file was deleted or replaced while the daemon had it open."""
 
 
 class Daemon:
     def __init__(self, config: Config, config_file: str | os.PathLike | None = None,
                  load: Callable[[str | os.PathLike | None], Config] | None = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.config_file = config_file
         self.load = load
         self.notifier = notifier or Notifier()
+        self.clock = clock
         self.changes: queue.Queue[Change] = queue.Queue()
-        self.counters = Counters()
         self._stop = threading.Event()
         self._reload = threading.Event()
         self._walk_wanted: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._walk: Walk | None = None
-        self._in_flight: dict[int, tuple[Work, int]] = {}
-        self._next_key = 0
-        self._last_work = time.monotonic()
+        self._last_work = self._last_beat = self._last_purge = 0.0
         self._checkpointed = True
-        self._last_beat = 0.0
-        self._last_purge = 0.0
         self._maybe_held = True  # rows may be held as missing: look when idle
         self._held_reported = 0
 
     # --- life ------------------------------------------------------------------------------
 
     def run(self) -> int:
+        """Run until stopped; the exit code (0 after SIGTERM)."""
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         faulthandler.register(signal.SIGUSR1)  # `kill -USR1`: every thread's stack to the log
-        self.store = open_daemon_store(self.config.database)
-        self.indexer = Indexer(self.store, self.config)
-        self.pool = WorkerPool(self.config)
         self._install_signals()
+        try:
+            self._open()
+            self.notifier.ready(f"watching {len(self.roots)} folder(s); first reconciliation starting")
+            self.request_walk("start")
+            while not self._stop.is_set():
+                self.tick(self.clock())
+            return 0
+        except StoreFullError as err:
+            log.error("%s; stopping (systemd restarts neardupd; free some space)", err)
+            return EXIT_TEMPFAIL
+        except DatabaseGone as err:
+            log.error("%s", err)
+            return EXIT_TEMPFAIL
+        except StoreError as err:
+            log.error("%s; stopping", err)
+            return EXIT_DATAERR
+        except Exception:
+            log.exception("internal error; stopping (systemd restarts neardupd)")
+            return EXIT_SOFTWARE
+        finally:
+            self._shutdown()
+
+    def _open(self) -> None:
+        self.store: Store = open_store(self.config.database)
+        self.indexer = Indexer(self.store, self.config)
+        self.indexer.roots = self.roots
+        self.ingest = Ingest(self.indexer, self.config)
+        self.applier = Changes(self.indexer, self.config)
         self.watcher = self._start_watcher()
         self.scheduler = BackgroundScheduler(daemon=True)
         self.scheduler.add_job(lambda: self.request_walk("schedule"), "interval",
                                seconds=self.config.daemon.reconcile_every, id="reconcile")
         self.scheduler.start()
-        self._beat("starting", force=True)
-        self.notifier.ready(f"watching {len(self.roots)} folder(s); first reconciliation starting")
-        self.request_walk("start")
-        try:
-            while not self._stop.is_set():
-                self._tick()
-        finally:
-            self._shutdown()
-        return 0
+        self._beat("starting", self.clock())
 
     def request_walk(self, reason: str) -> None:
         """Ask for a full reconciliation (thread-safe: the scheduler and the watcher call it)."""
@@ -142,272 +156,141 @@ class Daemon:
         signal.signal(signal.SIGHUP, lambda *_: self._reload.set())
 
     def _shutdown(self) -> None:
-        self.notifier.stopping(f"stopping: finishing {len(self._in_flight)} file(s)")
-        log.info("stopping: finishing %d file(s) being decoded", len(self._in_flight))
-        deadline = time.monotonic() + min(SHUTDOWN_GRACE, self.config.daemon.decode_timeout)
-        while self._in_flight and time.monotonic() < deadline:
-            self._collect(0.2)
-        self.scheduler.shutdown(wait=False)
-        self.watcher.stop()
-        self.pool.stop()
-        self._beat("stopped", force=True)
-        self.store.checkpoint()
+        """Stop everything that was started, whatever went wrong: each step on its own."""
+        ingest = getattr(self, "ingest", None)
+        busy = ingest.busy if ingest else 0
+        self.notifier.stopping(f"stopping: finishing {busy} file(s)")
+        healthy_store = hasattr(self, "store") and self.store.still_in_place()
+        if ingest and healthy_store:
+            self._quietly("finish the files being decoded", lambda: self._drain(SHUTDOWN_GRACE))
+        steps: list[tuple[str, Callable[[], object]]] = []
+        if hasattr(self, "scheduler"):
+            steps.append(("stop the scheduler", lambda: self.scheduler.shutdown(wait=False)))
+        if hasattr(self, "watcher"):
+            steps.append(("stop the watcher", self.watcher.stop))
+        if ingest:
+            steps.append(("stop the decoders", ingest.stop))
+        if hasattr(self, "indexer"):
+            steps.append(("stop the indexer", self.indexer.close))
+        for what, step in steps:
+            self._quietly(what, step)
+        if not hasattr(self, "store"):
+            return
+        if healthy_store:
+            self._quietly("write the last heartbeat", lambda: self._beat("stopped", self.clock()))
+            self._quietly("checkpoint the WAL", self.store.checkpoint)
+            left = self._quietly("count the pending files", self.store.pending_count)
+            log.info("stopped; %s file(s) left pending for the next start", left if left is not None else "?")
         self.store.close()
-        log.info("stopped; %d file(s) left pending for the next start", len(self._in_flight))
+
+    @staticmethod
+    def _quietly(what: str, step: Callable[[], T]) -> T | None:
+        try:
+            return step()
+        except Exception as err:  # noqa: BLE001 - shutting down: say it, go on with the rest
+            log.warning("while stopping, could not %s (%s)", what, err)
+            return None
 
     # --- one turn of the loop ------------------------------------------------------------------
 
-    def _tick(self) -> None:
+    def tick(self, now: float) -> None:
+        """One turn of the main loop at time ``now``."""
         if self._reload.is_set():
             self._reload.clear()
             self._reload_config()
-        busy = self._apply_changes()
-        busy |= self._step_walk()
-        busy |= self._dispatch()
-        busy |= self._collect(0.05 if self._in_flight else 0.0)
-        if not busy:
-            self._idle()
-        self._beat("running")
+        busy = self._apply_changes(now)
+        busy |= self._step_walk(now)
+        busy |= self.ingest.dispatch(now)
+        busy |= self.ingest.collect(0.05 if self.ingest.busy else 0.0, now)
+        if busy:
+            self._last_work, self._checkpointed = now, False
+        else:
+            self._idle(now)
+        if now - self._last_beat >= HEARTBEAT_SECONDS:
+            self._check_database()
+            self._mend()
+            self._beat("running", now)
 
-    def _idle(self) -> None:
-        now = time.monotonic()
-        if self._maybe_held and now - self._last_purge > 2.0 and self._walk is None and not self._in_flight:
+    def _idle(self, now: float) -> None:
+        if self._maybe_held and now - self._last_purge > 2.0 and self._walk is None and not self.ingest.busy \
+                and self.store.next_due() is None:
             self._last_purge = now
-            if self.store.next_due() is None:
-                removed, held = purge_missing(self.store, self.indexer, self.roots, self.config.daemon)
-                self.counters.removed += removed
-                if held and held != self._held_reported:  # said once per change, not at every look
-                    log.info("%d indexed file(s) held as missing: their root is unhealthy, or too many went at "
-                             "once (deleted after %gs with the root healthy)", held, self.config.daemon.missing_grace)
-                self._held_reported = held
-                self._maybe_held = held > 0
+            self._purge(now)
         if not self._checkpointed and now - self._last_work > self.config.daemon.idle_checkpoint:
             self.store.checkpoint()
             self._checkpointed = True
             log.debug("idle: WAL checkpointed")
-        try:  # sleep until a change arrives, at most a moment
-            change = self.changes.get(timeout=0.2)
-        except queue.Empty:
-            return
-        self.changes.put(change)
+        with contextlib.suppress(queue.Empty):  # sleep until a change arrives, at most a moment
+            self.changes.put(self.changes.get(timeout=0.2))
 
-    def _worked(self) -> None:
-        self._last_work = time.monotonic()
-        self._checkpointed = False
+    def _purge(self, now: float) -> None:
+        """Delete the missing rows the deletion guard allows, judging each root afresh."""
+        removed = held = 0
+        for root in self.roots:
+            with self.indexer.writing():
+                verdict = guard.missing_verdict(self.store, root, self.config.daemon, now)
+                for file_id in verdict.back:
+                    self.store.mark_present(file_id)
+                for file_id in verdict.delete:
+                    self.indexer.forget(file_id)
+            removed, held = removed + len(verdict.delete), held + verdict.held
+        self.ingest.counters.removed += removed
+        if held and held != self._held_reported:  # said once per change, not at every look
+            log.info("%d indexed file(s) held as missing: their root is unhealthy, or too many went at once "
+                     "(deleted after %gs with the root healthy)", held, self.config.daemon.missing_grace)
+        self._held_reported = held
+        self._maybe_held = held > 0
 
-    # --- watcher changes -------------------------------------------------------------------
-
-    def _apply_changes(self) -> bool:
+    def _apply_changes(self, now: float) -> bool:
         batch = _drain(self.changes, CHANGES_PER_TICK)
         if not batch:
             return False
-        folders = []
-        with self.store.transaction():
-            for change in batch:
-                if change.kind == "folder":
-                    folders.append(change.path)
-                else:
-                    self._apply(change)
+        with self.indexer.writing():
+            folders = [folder for change in batch if (folder := self.applier.apply(change, now))]
         for folder in folders:
-            self._queue_folder(folder)
+            with self.indexer.writing():
+                self.applier.queue_folder(folder, self.patterns, now)
+        self.ingest.counters.moved += self.applier.take_moved()
         self._maybe_held = True
-        self._worked()
         return True
 
-    def _apply(self, change: Change) -> None:
-        if change.kind == "changed":
-            self._changed(change.path)
-        elif change.kind == "deleted":
-            self._gone(change.path)
-        elif change.kind == "moved" and change.dest is not None:
-            self._moved(change.path, change.dest)
-
-    def _changed(self, path: bytes) -> None:
-        try:
-            info = os.stat(path)
-        except OSError:
-            return
-        if stat.S_ISREG(info.st_mode):
-            queue_file(self.store, path, info, self.config.daemon.quiet_period)
-
-    def _gone(self, path: bytes) -> None:
-        known = self.store.file_at(path)
-        if known:
-            self.store.mark_missing(known.id)
-            return
-        for file_id, *_ in self.store.files_under(path):  # a folder
-            self.store.mark_missing(file_id)
-        for table in ("pending", "errors", "quarantine"):
-            self.store.forget_path(table, path)
-
-    def _moved(self, source: bytes, dest: bytes) -> None:
-        if os.path.isdir(dest):
-            self._moved_folder(source, dest)
-            return
-        known = self.store.file_at(source)
-        self.store.forget_path("pending", source)
-        try:
-            info = os.stat(dest)
-        except OSError:
-            if known:
-                self.store.mark_missing(known.id)
-            return
-        if known and known.size == info.st_size:
-            replaced = self.store.file_at(dest)
-            if replaced and replaced.id != known.id:
-                self.indexer.forget(replaced.id)
-            self.store.move_file(known.id, dest, info.st_mtime_ns)
-            self.counters.moved += 1
-            return
-        if known:
-            self.store.mark_missing(known.id)
-        queue_file(self.store, dest, info, self.config.daemon.quiet_period)
-
-    def _moved_folder(self, source: bytes, dest: bytes) -> None:
-        for file_id, path, size, _, _ in self.store.files_under(source):
-            target = dest.rstrip(b"/") + path[len(source.rstrip(b"/")):]
-            try:
-                info = os.stat(target)
-            except OSError:
-                self.store.mark_missing(file_id)
-                continue
-            if info.st_size == size and self.store.file_at(target) is None:
-                self.store.move_file(file_id, target, info.st_mtime_ns)
-                self.counters.moved += 1
-            else:
-                self.store.mark_missing(file_id)
-        for path in self.store.paths_under("pending", source):
-            self.store.forget_path("pending", path)
-        self.changes.put(Change("folder", dest))
-
-    def _queue_folder(self, folder: bytes) -> None:
-        """Everything below a folder that appeared (moved in, or created with files already in it)."""
-        with self.store.transaction():
-            for path in walk_images(folder, self.patterns):
-                try:
-                    info = os.stat(path)
-                except OSError:
-                    continue
-                queue_file(self.store, path, info, self.config.daemon.quiet_period)
-
-    # --- reconciliation --------------------------------------------------------------------
-
-    def _step_walk(self) -> bool:
+    def _step_walk(self, now: float) -> bool:
         if self._walk is None:
             reasons = _drain(self._walk_wanted)
             if not reasons:
                 return False
             log.info("reconciling %d folder(s) (%s)", len(self.roots), ", ".join(sorted(set(reasons))))
-            self._walk = Walk(self.store, self.roots, self.patterns, self.config.daemon, ", ".join(reasons))
-        if self._walk.step(WALK_BUDGET):
-            walk = self._walk
-            self._walk = None
+            self._walk = Walk(self.indexer, self.roots, self.patterns, self.config, ", ".join(reasons))
+        if self._walk.step(now, WALK_BUDGET):
+            walk, self._walk = self._walk, None
             self._maybe_held = True
             log.info("reconciliation done: %d files on disk, %d queued, %d newly missing",
                      walk.seen, walk.queued, walk.missing)
-        self._worked()
         return True
 
-    # --- decoding --------------------------------------------------------------------------
-
-    def _dispatch(self) -> bool:
-        idle = self.pool.idle()
-        if idle == 0:
-            return False
-        busy_paths = [work.path for work, _ in self._in_flight.values()]
-        rows = self.store.due_work(time.time(), idle, skip=busy_paths)
-        for row in rows:
-            try:
-                info = os.stat(row.path)
-            except OSError:
-                with self.store.transaction():
-                    self.store.done(row.path)
-                continue
-            if (info.st_size, info.st_mtime_ns) != (row.size, row.mtime_ns):  # still being written
-                with self.store.transaction():
-                    self.store.queue(row.path, info.st_size, info.st_mtime_ns,
-                                     time.time() + self.config.daemon.quiet_period)
-                continue
-            try:
-                step = self.indexer.plan(row.path)
-            except OSError:
-                step = Outcome.SKIPPED
-            if isinstance(step, Outcome):
-                with self.store.transaction():
-                    self.store.done(row.path)
-                    known = self.store.file_at(row.path)
-                    if known:
-                        self.store.mark_present(known.id)
-                self.counters.moved += step is Outcome.MOVED
-                continue
-            self._next_key += 1
-            self._in_flight[self._next_key] = (step, row.attempts)
-            self.pool.submit(Job(self._next_key, step.path, step.size, step.digest))
-        if rows:
-            self._worked()
-        return bool(rows)
-
-    def _collect(self, wait_seconds: float) -> bool:
-        outcomes = self.pool.collect(wait_seconds)
-        for outcome in outcomes:
-            self.counters.decoded += 1
-            work, attempts = self._in_flight.pop(outcome.job.key)
-            self._store_outcome(work, attempts, outcome)
-        if outcomes:
-            self._worked()
-        return bool(outcomes)
-
-    def _store_outcome(self, work: Work, attempts: int, outcome: JobResult) -> None:
-        path = work.path
-        if outcome.status == "ok":
-            analysed: Analysed = outcome.value
-            self.indexer.commit(work, lambda: analysed, also=lambda: self.store.done(path))
-            self.counters.indexed += 1
-        elif outcome.status == "decode_error":
-            kind, reason = outcome.value
-            if kind == "truncated" and attempts < self.config.daemon.truncated_retries:
-                log.info("%s: ends early, probably still arriving; trying again later", os.fsdecode(path))
-                with self.store.transaction():
-                    self.store.retry(path, time.time() + self.config.daemon.quiet_period)
-                return
-            self.indexer.commit(work, _raiser(DecodeError(path, kind, reason)), also=lambda: self.store.done(path))
-            self.counters.failed += 1
-        elif outcome.status == "os_error":
-            with self.store.transaction():
-                self.store.done(path)
-                if os.path.exists(path):
-                    self.store.record_error(path, work.size, work.mtime_ns, "unreadable", outcome.value)
-            self.counters.failed += 1
-        else:
-            with self.store.transaction():
-                self.store.quarantine(path, work.size, work.mtime_ns, outcome.status, str(outcome.value))
-                self.store.done(path)
-            self.counters.quarantined += 1
+    def _drain(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        while self.ingest.busy and time.monotonic() < deadline:
+            self.ingest.collect(0.2, self.clock())
 
     # --- health, status, reload ------------------------------------------------------------------
 
     def healthy(self) -> bool:
-        return self.watcher.alive() and self.pool.alive()
+        return self.watcher.alive() and self.ingest.pool.alive()
 
-    def _beat(self, state: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_beat < HEARTBEAT_SECONDS:
-            return
+    def _check_database(self) -> None:
+        if not self.store.still_in_place():
+            raise DatabaseGone(self.store.path, "the database file was deleted or replaced while the daemon ran; "
+                               "stopping so that a restart opens it afresh (what it wrote since is lost)")
+
+    def _beat(self, state: str, now: float) -> None:
+        """Report: the heartbeat in the database, STATUS (and WATCHDOG while healthy) to systemd."""
         self._last_beat = now
-        if state == "running":
-            self._mend()
-        pending = self.store.next_due() is not None
-        counters = self.counters
-        status = (f"{state}: {counters.decoded} decoded, {counters.indexed} indexed, {counters.failed} failed, "
-                  f"{counters.quarantined} quarantined, {counters.moved} moved, {counters.removed} removed "
-                  "since start" + (f"; reconciling ({self._walk.seen} files walked, {self._walk.queued} queued)"
-                                   if self._walk else "") + ("; work pending" if pending else ""))
-        with self.store.transaction():
-            self.store.set_setting("daemon_pid", str(os.getpid()))
-            self.store.set_setting("daemon_heartbeat", f"{time.time():.3f}")
-            self.store.set_setting("daemon_state", state)
-            self.store.set_setting("daemon_status", status)
-            self.store.set_setting("daemon_decoded", str(counters.decoded))
+        walk = self._walk
+        status = (f"{state}: {self.ingest.counters.text()}"
+                  + (f"; reconciling ({walk.seen} files walked, {walk.queued} queued)" if walk else "")
+                  + ("; work pending" if self.store.next_due() is not None else ""))
+        write_heartbeat(self.store, state, status, now)
         self.notifier.status(status)
         if state == "running" and self.healthy():
             self.notifier.watchdog()
@@ -423,7 +306,7 @@ class Daemon:
             self.watcher.stop()
             self.watcher = self._start_watcher()
             self.request_walk("watcher restarted")
-        self.pool.revive()
+        self.ingest.pool.revive()
 
     def _reload_config(self) -> None:
         if self.load is None:
@@ -436,27 +319,20 @@ class Daemon:
             self.notifier.ready("config reload refused; running with the previous config")
             return
         fresh = fresh.replace(database=self.config.database)  # the database is fixed while running
-        old = self.config
-        self.config = fresh
-        self.indexer.config = fresh
-        self.indexer.analyser.config = fresh
+        old, self.config = self.config, fresh
+        self.indexer.reconfigure(fresh)
+        self.indexer.roots = self.roots
+        self.applier.config = fresh
         if (fresh.daemon.roots, fresh.daemon.poll, fresh.daemon.exclude) != (old.daemon.roots, old.daemon.poll,
                                                                               old.daemon.exclude):
             self.watcher.stop()
             self.watcher = self._start_watcher()
         self.scheduler.reschedule_job("reconcile", trigger="interval", seconds=fresh.daemon.reconcile_every)
-        if self.pool.config.daemon != fresh.daemon or self.pool.config.decode != fresh.decode:
-            self._drain_pool()
-            self.pool.stop()
-            self.pool = WorkerPool(fresh)
+        self._drain(SHUTDOWN_GRACE)
+        self.ingest.reconfigure(fresh)
         log.info("config reloaded from %s", self.config_file)
         self.notifier.ready("config reloaded")
         self.request_walk("config reloaded")
-
-    def _drain_pool(self) -> None:
-        deadline = time.monotonic() + SHUTDOWN_GRACE
-        while self._in_flight and time.monotonic() < deadline:
-            self._collect(0.2)
 
 
 def _drain(source: queue.Queue[T] | queue.SimpleQueue[T], limit: int = 1 << 30) -> list[T]:
@@ -470,12 +346,6 @@ def _drain(source: queue.Queue[T] | queue.SimpleQueue[T], limit: int = 1 << 30) 
     return items
 
 
-def _raiser(error: Exception) -> Callable[[], Analysed]:
-    def fail() -> Analysed:
-        raise error
-    return fail
-
-
 def run(config: Config, config_file: str | os.PathLike | None = None,
         load: Callable[[str | os.PathLike | None], Config] | None = None) -> int:
     """Run the daemon in the foreground until SIGTERM; return the exit code."""
@@ -485,4 +355,3 @@ def run(config: Config, config_file: str | os.PathLike | None = None,
         if not Path(root).expanduser().is_dir():
             log.warning("%s is not a folder now; it is held, and looked at again at each reconciliation", root)
     return Daemon(config, config_file, load).run()
-

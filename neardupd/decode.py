@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from neardupd.errors import DecodeError
+from neardupd.files import looks_like_image, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +44,6 @@ class Decoded:
         return self.pixels.shape[0], self.pixels.shape[1]
 
 
-_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"BM",
-          b"P1", b"P2", b"P3", b"P4", b"P5", b"P6")
-_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
-
-
-def looks_like_image(head: bytes) -> bool:
-    """Whether the first bytes of a file look like a format neardupd reads (a cheap sniff)."""
-    if head.startswith(_MAGIC):
-        return True
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return True
-    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
-
-
 @functools.cache
 def _register_heif() -> bool:
     try:
@@ -69,19 +56,22 @@ def _register_heif() -> bool:
 
 
 def decode_file(path: str | bytes | os.PathLike, *, work_size: int = 256,
-                max_pixels: int = 200_000_000) -> Decoded:
-    """Decode ``path`` into a :class:`Decoded`, or raise :class:`DecodeError` saying why not."""
+                max_pixels: int = 200_000_000, max_decoded_pixels: int | None = None) -> Decoded:
+    """Decode ``path`` (only a regular file is opened) into a :class:`Decoded`, or raise
+    :class:`DecodeError` saying why not."""
     try:
-        with open(path, "rb") as handle:
-            return decode_stream(handle, path, work_size=work_size, max_pixels=max_pixels)
+        with open_regular(os.fsencode(path)) as handle:
+            return decode_stream(handle, path, work_size=work_size, max_pixels=max_pixels,
+                                 max_decoded_pixels=max_decoded_pixels)
     except OSError as err:
         raise DecodeError(path, "unreadable", f"cannot read the file ({err.strerror or err})") from err
 
 
 def decode_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size: int = 256,
-                  max_pixels: int = 200_000_000) -> Decoded:
+                  max_pixels: int = 200_000_000, max_decoded_pixels: int | None = None) -> Decoded:
     """Decode an open binary file; ``path`` is only used in error messages."""
-    return normalise(read_stream(handle, path, work_size=work_size, max_pixels=max_pixels), work_size)
+    return normalise(read_stream(handle, path, work_size=work_size, max_pixels=max_pixels,
+                                 max_decoded_pixels=max_decoded_pixels), work_size)
 
 
 @dataclass(frozen=True)
@@ -94,12 +84,13 @@ class Loaded:
 
 
 def read_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size: int = 256,
-                max_pixels: int = 200_000_000) -> Loaded:
+                max_pixels: int = 200_000_000, max_decoded_pixels: int | None = None) -> Loaded:
     """The first half of :func:`decode_stream`: the picture loaded by Pillow (a JPEG at
-    reduced size), not yet turned upright or converted. Nearly all of it runs without the GIL."""
+    reduced size), not yet turned upright or converted. Nearly all of it runs without the GIL.
+    ``max_decoded_pixels`` refuses what would need more memory than a decoder has (a JPEG counts
+    at its reduced size)."""
     _register_heif()
-    if handle.read(1) == b"":
-        raise DecodeError(path, "empty", "the file is empty")
+    check_header(handle.read(16), path)
     handle.seek(0)
     Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's bomb check reads this; we make its warning an error
     with warnings.catch_warnings():
@@ -108,6 +99,7 @@ def read_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size:
         width, height = _check_size(image, path, max_pixels)
         if image.format == "JPEG":
             image.draft(None, (work_size, work_size))
+        _check_decoded_size(image, path, max_decoded_pixels)
         image.decodermaxblock = _read_block(handle)
         _load(image, path)
     return Loaded(image, width, height)
@@ -122,6 +114,23 @@ def normalise(loaded: Loaded, work_size: int = 256) -> Decoded:
         width, height = height, width
     rgb = np.asarray(to_rgb(_upright(image, orientation)))
     return Decoded(_shrink(rgb, work_size), width, height, str(image.format), _pixel_digest(rgb))
+
+
+def check_header(head: bytes, path: str | bytes | os.PathLike) -> None:
+    """Refuse an empty file or one whose first bytes are no image neardupd reads, before anything
+    else reads it (a 50 GB file of zeros named .jpg costs nothing)."""
+    if not head:
+        raise DecodeError(path, "empty", "the file is empty")
+    if not looks_like_image(head):
+        raise DecodeError(path, "unsupported", "not an image format neardupd reads "
+                          f"({', '.join(ALLOWED_FORMATS)}): its first bytes are no image header")
+
+
+def _check_decoded_size(image: Image.Image, path: str | bytes | os.PathLike, limit: int | None) -> None:
+    width, height = image.size
+    if limit is not None and width * height > limit:
+        raise DecodeError(path, "too_large", f"{width}x{height} pixels to decode need more memory than a decoder "
+                          f"may use (the limit allows {limit:,} pixels: daemon.worker_memory_mb in the config)")
 
 
 def _open(handle: BinaryIO, path: str | bytes | os.PathLike) -> Image.Image:
@@ -172,8 +181,19 @@ def _load(image: Image.Image, path: str | bytes | os.PathLike) -> None:
             raise DecodeError(path, "truncated", f"the file ends early ({err}); it may still be "
                               "copying, or the copy was cut off") from err
         raise DecodeError(path, "corrupt", f"the image data is damaged ({err})") from err
-    except (SyntaxError, ValueError, EOFError, MemoryError) as err:
+    except MemoryError as err:
+        raise _out_of_memory(path, err) from err
+    except RuntimeError as err:  # pillow_heif reports libheif's failures so, allocation failures too
+        if "alloc" in str(err).lower() or "memory" in str(err).lower():
+            raise _out_of_memory(path, err) from err
         raise DecodeError(path, "corrupt", f"the image data is damaged ({err})") from err
+    except (SyntaxError, ValueError, EOFError) as err:
+        raise DecodeError(path, "corrupt", f"the image data is damaged ({err})") from err
+
+
+def _out_of_memory(path: str | bytes | os.PathLike, err: Exception) -> DecodeError:
+    return DecodeError(path, "too_large", f"decoding ran out of memory ({err or 'MemoryError'}); "
+                       "daemon.worker_memory_mb in the config limits it")
 
 
 def _orientation(image: Image.Image) -> int:

@@ -4,7 +4,8 @@
     ├── DecodeError                  a file could not be turned into pixels
     │     .kind: "unsupported" | "corrupt" | "truncated" | "too_large" | "unreadable" | "empty"
     ├── StoreError                   the database cannot be used as it is
-    │     └── SchemaTooNewError      written by a newer neardupd
+    │     ├── SchemaTooNewError      written by a newer neardupd
+    │     └── StoreFullError         its disk is full
     ├── ConfigError                  a configuration file or value is wrong
     └── BenchError                   a bench folder (images/ + truth.json) cannot be used or made
 
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import os
 
-ERROR_KINDS = ("unsupported", "corrupt", "truncated", "too_large", "unreadable", "empty")
+ERROR_KINDS = ("unsupported", "corrupt", "truncated", "too_large", "unreadable", "empty", "not_regular",
+               "outside_roots")
 
 
 class NeardupError(Exception):
@@ -46,6 +48,10 @@ class StoreError(NeardupError):
 
 class SchemaTooNewError(StoreError):
     """The database was written by a newer neardupd than this one."""
+
+
+class StoreFullError(StoreError):
+    """The database's disk is full: nothing more can be written until space is freed."""
 
 
 class ConfigError(NeardupError):

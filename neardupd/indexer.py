@@ -1,38 +1,36 @@
-"""One file end to end: stat -> skip/rename -> decode -> sign -> store -> match.
+"""The index kept current: one path's plan, a file's signatures and matches written, a folder scanned.
 
-:class:`Indexer` owns the neighbour index (built from the store at start and kept current)
-and is what both ``neardupd scan`` and the daemon call.
+:class:`Indexer` owns the neighbour index (built from the store at start and kept current with
+the store's commits) and is what both ``neardupd scan`` and the daemon call. Writes happen inside
+:meth:`Indexer.writing`, a transaction the caller opens; matching (template matching included)
+runs before it, so the write lock is never held while pictures are compared.
 """
 
 from __future__ import annotations
 
 import enum
-import fnmatch
-import hashlib
-import io
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from neardupd import confirm, signature
-from neardupd.config import DEFAULT_EXCLUDE, Config
-from neardupd.decode import Loaded, looks_like_image, normalise, read_stream
+from neardupd import guard
+from neardupd.analyse import Analysed, Analyser, Read
+from neardupd.config import Config
+from neardupd.decode import Loaded, read_stream
 from neardupd.errors import DecodeError
-from neardupd.neighbours import CONTAINS, OVERLAP, WITHIN, HammingIndex, Neighbour
-from neardupd.signature import ROTATIONS, WINDOWS, Picture, Signature
-from neardupd.store import Match, Store
+from neardupd.files import Refusal, has_image_extension, may_be_image, refusal, walk_images
+from neardupd.pairs import Scored
+from neardupd.rules import judge, matchable, new_neighbour_index, variants_of
+from neardupd.store import FileRow, Store
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset(
-    b".jpg .jpeg .jpe .jfif .png .webp .gif .tif .tiff .bmp .dib .ppm .pgm .pbm .pnm .heic .heif .hif .avif".split())
-EXCLUDED_NAMES = tuple(os.fsencode(pattern) for pattern in DEFAULT_EXCLUDE)
-"""Temporary and system names never indexed (dot files cover .DS_Store and rsync's .name.XXXXXX)."""
-_WHOLE_READ_LIMIT = 256 * 1024 * 1024
 _LOOKAHEAD = 2
 """Files decoded ahead of the one being stored during a scan."""
 T = TypeVar("T")
@@ -43,43 +41,12 @@ class Outcome(enum.Enum):
     UNCHANGED = "unchanged"
     MOVED = "moved"
     FAILED = "failed"
+    REFUSED = "refused"
+    """Never opened: not a regular file, or a symlink out of the roots (recorded in ``errors``)."""
     QUARANTINED = "quarantined"
     """Its decoder crashed or hung before, and it has not changed since."""
     SKIPPED = "skipped"
-    """Not an image (no known extension, no image signature in its first bytes)."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A scored pair between a new picture and a stored one."""
-
-    file_id: int
-    score: float
-    kind: str
-    transform: str
-    details: dict
-
-
-@dataclass(frozen=True)
-class Analysed:
-    """One file decoded and signed in memory."""
-
-    path: bytes
-    file_digest: bytes
-    pixel_digest: bytes
-    signature: Signature
-    picture: Picture
-    format: str = ""
-
-
-@dataclass(frozen=True)
-class Read:
-    """One file read, loaded by Pillow and hashed: not yet normalised or signed."""
-
-    path: bytes
-    size: int
-    digest: bytes
-    loaded: Loaded
+    """Not an image (no known extension, no image signature in its first bytes), or gone."""
 
 
 @dataclass(frozen=True)
@@ -90,164 +57,24 @@ class Work:
     size: int
     mtime_ns: int
     known_id: int | None
+    sniff: bool = False
+    """No image extension: look at its first bytes before decoding (most such files are no image)."""
+    check_move: bool = False
+    """An indexed file of this size is gone: this may be it, moved; hash it before decoding."""
     digest: bytes | None = None
-    """The file's SHA-256 when it was already computed (to look for a move)."""
-
-
-VARIANTS = len(WINDOWS) + len(ROTATIONS)
-OVERLAP_PAIRS = (((0, len(WINDOWS)), (0, len(WINDOWS))),
-                 ((len(WINDOWS), VARIANTS), (len(WINDOWS), VARIANTS)))
-"""Which probes of a new picture meet which stored variants in an overlap search: windows meet
-windows, rotated views rotated views. Measured on bench-dev: window-rotation pairs were a quarter
-of the search and leaving them out changed no figure; adding mirrored windows against windows
-(for crops that were also mirrored) cost 30 % more time and lowered ref R@P99 (0.962 -> 0.957),
-their chance near-hits crowding out true candidates."""
-
-
-def variants_of(sig: Signature) -> tuple[int, ...]:
-    return sig.window_hashes + sig.rotation_hashes
-
-
-def judge(a: Picture, b: Picture, config: Config, hint: Neighbour | None = None) -> tuple[float, str, str, dict] | None:
-    """Confirm and explain a pair of pictures, A stored and B new, guided by the neighbour
-    search's ``hint``: (score, kind, transform, details), or None if either is too flat or small."""
-    if not (_matchable(a, config) and _matchable(b, config)):
-        return None
-    variant_a, variant_b = _hinted_variants(hint)
-    result = confirm.confirm_pictures(a, b, variant_a, variant_b)
-    kind, details = confirm.explain(a, b, result)
-    return result.score, kind, result.transform_name, details
-
-
-def _hinted_variants(hint: Neighbour | None) -> tuple[int, int]:
-    """Which variant of A (stored) and of B (new) the neighbour search matched (-1: the content)."""
-    if hint is None:
-        return -1, -1
-    if hint.relation == WITHIN:
-        return hint.variant, -1
-    if hint.relation == CONTAINS:  # forms past the variants are flipped windows: same box, turned
-        return -1, hint.form if hint.form < VARIANTS else (hint.form - VARIANTS) % len(WINDOWS)
-    if hint.relation == OVERLAP:
-        return hint.variant, hint.form
-    return -1, -1
-
-
-def compare(a: Analysed, b: Analysed, config: Config) -> tuple[float, str, str, dict]:
-    """Score two analysed files: exact, pixel, or confirmed by template matching."""
-    if a.file_digest == b.file_digest:
-        return 1.0, "exact", "none", {}
-    if a.pixel_digest == b.pixel_digest:
-        return 1.0, "pixel", "none", {}
-    pair = HammingIndex(VARIANTS, OVERLAP_PAIRS)
-    pair.add(0, a.signature.content_hashes[0], variants_of(a.signature))
-    hints = pair.nearest(b.signature.content_hashes, variants_of(b.signature), radius=64, limit=1,
-                         contained=b.signature.flipped_window_hashes)
-    judged = judge(a.picture, b.picture, config, hints[0] if hints else None)
-    return judged if judged else (0.0, "none", "none", {"reason": "too flat or too small to compare"})
-
-
-def _matchable(picture: Picture, config: Config) -> bool:
-    settings = config.match
-    return picture.contrast >= settings.min_contrast and min(picture.width, picture.height) >= settings.min_side
+    """The file's SHA-256 when it was already computed."""
 
 
 @dataclass
 class ScanSummary:
     counts: dict[str, int] = field(default_factory=dict)
     removed: int = 0
+    held: int = 0
+    """Indexed files gone from disk whose removal the deletion guard holds."""
     pairs: int = 0
 
     def add(self, outcome: Outcome) -> None:
         self.counts[outcome.value] = self.counts.get(outcome.value, 0) + 1
-
-
-def is_excluded(name: bytes, patterns: Iterable[bytes] = EXCLUDED_NAMES) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
-
-
-def walk_images(root: bytes, patterns: Iterable[bytes] = EXCLUDED_NAMES) -> Iterator[bytes]:
-    """Every file below ``root`` that may be an image, skipping excluded names; sorted, bytes paths."""
-    patterns = tuple(patterns)
-    if os.path.isfile(root):
-        yield root
-        return
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not is_excluded(d, patterns))
-        for name in sorted(files):
-            if not is_excluded(name, patterns):
-                yield os.path.join(folder, name)
-
-
-def _may_be_image(path: bytes) -> bool:
-    if os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS:
-        return True
-    try:
-        with open(path, "rb") as handle:
-            return looks_like_image(handle.read(16))
-    except OSError:
-        return False
-
-
-class Analyser:
-    """Reads, decodes and signs files in memory: no store, no neighbour index.
-
-    The work comes in two halves so a scan can overlap them: :meth:`read` (file bytes, Pillow's
-    decode and the SHA-256, which run without the GIL) and :meth:`sign` (upright RGB, pixel
-    digest, shrink and every signature)."""
-
-    def __init__(self, config: Config, reader: Callable[..., Loaded] = read_stream) -> None:
-        self.config = config
-        self.reader = reader
-        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neardupd-sha256")
-
-    def analyse(self, path: bytes, size: int | None = None, digest: bytes | None = None) -> Analysed:
-        """Decode and sign one file in memory (raises DecodeError or OSError). ``digest``, when
-        given, is the file's SHA-256 already computed, and it is not hashed again."""
-        return self.sign(self.read(path, size, digest))
-
-    def read(self, path: bytes, size: int | None = None, digest: bytes | None = None) -> Read:
-        """Read, load and hash one file (the SHA-256 on a helper thread while Pillow decodes)."""
-        if size is None:
-            size = os.stat(path).st_size
-        data = self.read_bytes(path, size)
-        if digest is not None:
-            return Read(path, size, digest, self.load(path, data))
-        hashing = self._hasher.submit(self.digest, path, data)
-        try:
-            loaded = self.load(path, data)
-        finally:
-            wait([hashing])
-        return Read(path, size, hashing.result(), loaded)
-
-    def sign(self, read: Read) -> Analysed:
-        """Every signature of a file read by :meth:`read`."""
-        decoded = normalise(read.loaded, self.config.decode.work_size)
-        sig = signature.compute(decoded.pixels)
-        picture = Picture.from_signature(sig, decoded.width, decoded.height, read.size)
-        return Analysed(read.path, read.digest, decoded.pixel_digest, sig, picture, decoded.format)
-
-    @staticmethod
-    def read_bytes(path: bytes, size: int) -> bytes | None:
-        """The file's bytes, or None when it is too large to hold (it is then streamed twice)."""
-        if size > _WHOLE_READ_LIMIT:
-            return None
-        with open(path, "rb") as handle:
-            return handle.read()
-
-    @staticmethod
-    def digest(path: bytes, data: bytes | None) -> bytes:
-        """SHA-256 of the file's bytes."""
-        if data is not None:
-            return hashlib.sha256(data).digest()
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").digest()
-
-    def load(self, path: bytes, data: bytes | None) -> Loaded:
-        settings = self.config.decode
-        if data is None:
-            with open(path, "rb") as handle:
-                return self.reader(handle, path, work_size=settings.work_size, max_pixels=settings.max_pixels)
-        return self.reader(io.BytesIO(data), path, work_size=settings.work_size, max_pixels=settings.max_pixels)
 
 
 class Indexer:
@@ -261,149 +88,217 @@ class Indexer:
         self.config = config
         self.on_candidates = on_candidates
         self.analyser = Analyser(config, reader)
-        self.neighbours = HammingIndex(VARIANTS, OVERLAP_PAIRS)
+        self.roots: list[bytes] = []
+        """Where files may be opened from (symlinks leading elsewhere are refused)."""
+        self.neighbours = new_neighbour_index()
         for file_id, content, variants in store.index_hashes():
             self.neighbours.add(file_id, content, variants)
+        self._staged: list[tuple[int, tuple[int, ...] | None, int]] | None = None
 
-    # --- one file ----------------------------------------------------------------------------
+    def close(self) -> None:
+        self.analyser.close()
 
-    def index_file(self, path: bytes) -> Outcome:
-        """Bring the index up to date for one path (which must exist)."""
-        step = self.plan(path)
-        if isinstance(step, Outcome):
-            return step
-        return self.commit(step, lambda: self.analyser.analyse(step.path, step.size, step.digest))
+    def reconfigure(self, config: Config) -> None:
+        self.config = config
+        self.analyser.config = config
 
-    def plan(self, path: bytes) -> Outcome | Work:
-        """What one path needs, from its stat and the store: an outcome already (unchanged,
-        failed before, not an image, moved here) or the :class:`Work` of decoding it."""
-        stat = os.stat(path)
+    # --- writing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """A store transaction; the neighbour index follows its rows only once it commits."""
+        self._staged = []
+        try:
+            with self.store.transaction():
+                yield
+            for file_id, variants, content in self._staged:
+                if variants is None:
+                    self.neighbours.remove(file_id)
+                else:
+                    self.neighbours.add(file_id, content, variants)
+        finally:
+            self._staged = None
+
+    def _stage(self, file_id: int, content: int = 0, variants: tuple[int, ...] | None = None) -> None:
+        if self._staged is None:
+            raise RuntimeError("index writes belong inside Indexer.writing()")
+        self._staged.append((file_id, variants, content))
+
+    def add(self, work: Work, item: Analysed, matches: Iterable[Scored]) -> int:
+        """Store an analysed file and its matches (found by :meth:`match` before the transaction)."""
+        if work.known_id is not None:
+            self.forget(work.known_id)
+        sig, picture = item.signature, item.picture
+        file_id = self.store.add_file(work.path, work.size, work.mtime_ns, item.file_digest, item.pixel_digest,
+                                      item.format, picture.width, picture.height, sig)
+        for found in matches:
+            if found.other is not None and found.other != work.known_id:
+                self.store.add_match(found.other, file_id, found)
+        self._stage(file_id, sig.content_hashes[0], variants_of(sig))
+        return file_id
+
+    def add_error(self, work: Work, kind: str, reason: str) -> None:
+        """Record why a file cannot be indexed (its old row, if any, goes)."""
+        if work.known_id is not None:
+            self.forget(work.known_id)
+        self.store.record_error(work.path, work.size, work.mtime_ns, kind, reason)
+
+    def refuse(self, path: bytes, refused: Refusal) -> None:
+        """Record a path that is never opened, unless it is recorded so already."""
         known = self.store.file_at(path)
-        if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
+        if known:
+            self.forget(known.id)
+        if self.store.error_at(path) != (refused.size, refused.mtime_ns, refused.kind):
+            self.store.record_error(path, refused.size, refused.mtime_ns, refused.kind, refused.reason)
+
+    def forget(self, file_id: int) -> None:
+        """Delete a file's row (and its matches); it leaves the neighbour index on commit."""
+        self.store.remove_file(file_id)
+        self._stage(file_id)
+
+    def adopt_moved(self, path: bytes, digest: bytes, size: int, mtime_ns: int) -> FileRow | None:
+        """If a file with these bytes is indexed at a path that no longer exists, move its row here
+        and return it (inside :meth:`writing`)."""
+        for row in self.store.files_with_digest("file_digest", digest):
+            if row.size == size and not os.path.lexists(row.path):
+                self.store.move_file(row.id, path, mtime_ns)
+                log.info("%s: moved from %s", os.fsdecode(path), os.fsdecode(row.path))
+                return row
+        return None
+
+    # --- one path ----------------------------------------------------------------------------
+
+    def plan(self, path: bytes) -> Outcome | Refusal | Work:
+        """What one path needs, from ``stat`` and the store alone (the file is not opened): an
+        outcome already (unchanged, failed or quarantined before), a :class:`Refusal` (never to be
+        opened), or the :class:`Work` of reading it."""
+        refused = refusal(path, self.roots, self.config.files.follow_symlinks)
+        if refused:
+            return refused
+        stat = os.stat(path)
+        current = (stat.st_size, stat.st_mtime_ns)
+        known = self.store.file_at(path)
+        if known and (known.size, known.mtime_ns) == current:
             return Outcome.UNCHANGED
         failed = self.store.error_at(path)
-        if failed and failed[:2] == (stat.st_size, stat.st_mtime_ns):
+        if failed and failed[:2] == current:
             return Outcome.FAILED
-        if self.store.quarantined_at(path) == (stat.st_size, stat.st_mtime_ns):
+        if self.store.quarantined_at(path) == current:
             return Outcome.QUARANTINED
-        if not known and not failed and not _may_be_image(path):
-            return Outcome.SKIPPED
-        digest = None
-        if not known and self._vanished_of_size(stat.st_size):
-            digest = self.analyser.digest(path, None)  # streamed: the bytes are read again to decode
-            if self._adopt_moved(path, digest, stat.st_size, stat.st_mtime_ns):
-                return Outcome.MOVED
-        return Work(path, stat.st_size, stat.st_mtime_ns, known.id if known else None, digest)
+        return Work(path, stat.st_size, stat.st_mtime_ns, known.id if known else None,
+                    sniff=not known and not failed and not has_image_extension(path),
+                    check_move=not known and self._vanished_of_size(stat.st_size))
 
-    def commit(self, work: Work, analyse: Callable[[], Analysed],
-               also: Callable[[], None] | None = None) -> Outcome:
-        """Store the result of ``analyse`` (run here, or already run elsewhere) for ``work``, with
-        its matches, in one transaction; a decode error is recorded instead. ``also`` runs inside
-        that transaction (the daemon marks the work done there)."""
+    def index_file(self, path: bytes) -> Outcome:
+        """Bring the index up to date for one path, here and now."""
+        step = self.prepare(path)
+        if not isinstance(step, Work):
+            return step
         try:
-            item = analyse()
+            item = self.analyser.analyse(step.path, step.digest)
         except DecodeError as err:
-            log.info("cannot index %s", err)
-            with self.store.transaction():
-                if work.known_id is not None:
-                    self.forget(work.known_id)
-                self.store.record_error(work.path, work.size, work.mtime_ns, err.kind, err.reason)
-                if also:
-                    also()
-            return Outcome.FAILED
-        sig = item.signature
-        with self.store.transaction():
-            if also:
-                also()
-            if work.known_id is not None:
-                self.forget(work.known_id)
-            file_id = self.store.add_file(work.path, work.size, work.mtime_ns, item.file_digest, item.pixel_digest,
-                                          item.format, item.picture.width, item.picture.height, sig)
-            for found in self.find_matches(item.file_digest, item.pixel_digest, sig, item.picture, exclude=file_id):
-                self.store.add_match(Match(found.file_id, file_id, found.score, found.kind,
-                                           found.transform, found.details))
-        self.neighbours.add(file_id, sig.content_hashes[0], variants_of(sig))
+            return self._failed(step, err)
+        return self.store_analysed(step, item)
+
+    def prepare(self, path: bytes) -> Outcome | Work:
+        """:meth:`plan`, then what a scan does at once: record a refusal, sniff a file without an
+        image extension, and hash a possible move (a moved file is not decoded again)."""
+        step = self.plan(path)
+        if isinstance(step, Refusal):
+            with self.writing():
+                self.refuse(path, step)
+            return Outcome.REFUSED
+        if not isinstance(step, Work):
+            return step
+        if step.sniff and not may_be_image(path):
+            return Outcome.SKIPPED
+        if step.check_move:
+            try:
+                digest = self.analyser.digest(path)
+            except DecodeError as err:
+                return self._failed(step, err)
+            with self.writing():
+                moved = self.adopt_moved(path, digest, step.size, step.mtime_ns)
+            if moved:
+                return Outcome.MOVED
+            step = replace(step, digest=digest, check_move=False)
+        return step
+
+    def store_analysed(self, work: Work, item: Analysed) -> Outcome:
+        matches = self.match(item, replacing=work.known_id)
+        with self.writing():
+            self.add(work, item, matches)
         return Outcome.INDEXED
+
+    def _failed(self, work: Work, err: DecodeError) -> Outcome:
+        log.info("cannot index %s", err)
+        with self.writing():
+            self.add_error(work, err.kind, err.reason)
+        return Outcome.FAILED
 
     def remove_path(self, path: bytes) -> bool:
         """Forget a file that is gone; True if it was indexed."""
         known = self.store.file_at(path)
-        with self.store.transaction():
+        with self.writing():
             self.store.remove_error(path)
             if known:
                 self.forget(known.id)
         return known is not None
 
-    def query(self, path: bytes) -> list[Candidate]:
+    def query(self, path: bytes) -> list[Scored]:
         """What the index holds that matches ``path``, without adding it."""
+        path = os.path.abspath(path)
         item = self.analyser.analyse(path)
         known = self.store.file_at(path)
-        return self.find_matches(item.file_digest, item.pixel_digest, item.signature, item.picture,
-                                 exclude=known.id if known else None)
+        return self.match(item, replacing=known.id if known else None)
 
     # --- matching ----------------------------------------------------------------------------
 
-    def find_matches(self, file_digest: bytes, pixel_digest: bytes, sig: Signature, picture: Picture,
-                     exclude: int | None = None) -> list[Candidate]:
-        """Exact copies, same-pixel copies and confirmed near/modified copies of one picture."""
-        found: dict[int, Candidate] = {}
-        for row in self.store.files_with_digest("file_digest", file_digest):
-            found[row.id] = Candidate(row.id, 1.0, "exact", "none", {})
-        for row in self.store.files_with_digest("pixel_digest", pixel_digest):
-            found.setdefault(row.id, Candidate(row.id, 1.0, "pixel", "none", {}))
-        found.pop(exclude, None)  # type: ignore[arg-type]
-        if not _matchable(picture, self.config):
-            return sorted(found.values(), key=lambda c: -c.score)
-        settings = self.config.match
+    def match(self, item: Analysed, replacing: int | None = None) -> list[Scored]:
+        """Exact copies, same-pixel copies and confirmed near/modified copies of one picture in the
+        index (reads only: call before the transaction that stores it), best first."""
+        found: dict[int, Scored] = {}
+        for row in self.store.files_with_digest("file_digest", item.file_digest):
+            found[row.id] = Scored(1.0, "exact", other=row.id)
+        for row in self.store.files_with_digest("pixel_digest", item.pixel_digest):
+            found.setdefault(row.id, Scored(1.0, "pixel", other=row.id))
+        found.pop(replacing, None)  # type: ignore[arg-type]
+        if matchable(item.picture, self.config):
+            self._confirm_neighbours(item, replacing, found)
+        return sorted(found.values(), key=lambda scored: -scored.score)
+
+    def _confirm_neighbours(self, item: Analysed, replacing: int | None, found: dict[int, Scored]) -> None:
+        settings, sig = self.config.match, item.signature
         hints = self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=settings.radius,
                                         limit=settings.candidates + 1, keep_within=settings.always_within,
                                         contained=sig.flipped_window_hashes, overlap_radius=settings.overlap_radius)
         if self.on_candidates:
-            self.on_candidates(exclude, [hint.item for hint in hints if hint.item != exclude])
+            self.on_candidates(replacing, [hint.item for hint in hints if hint.item != replacing])
         for hint in hints:
-            if hint.item in found or hint.item == exclude:
+            if hint.item in found or hint.item == replacing:
                 continue
-            judged = judge(self.store.picture(hint.item), picture, self.config, hint)
-            if judged and judged[0] >= settings.floor:
-                found[hint.item] = Candidate(hint.item, *judged)
-        return sorted(found.values(), key=lambda c: -c.score)
-
-    # --- helpers -------------------------------------------------------------------------------
+            judged = judge(self.store.picture(hint.item), item.picture, self.config, hint)
+            if judged and judged.score >= settings.floor:
+                found[hint.item] = judged.of(hint.item)
 
     def _vanished_of_size(self, size: int) -> bool:
         """Whether an indexed file of this size is gone from its path (this one may be it, moved)."""
         return any(not os.path.lexists(row.path) for row in self.store.files_of_size(size))
 
-    def _adopt_moved(self, path: bytes, digest: bytes, size: int, mtime_ns: int) -> bool:
-        """If a file with these bytes is indexed at a path that no longer exists, move its row here."""
-        for row in self.store.files_with_digest("file_digest", digest):
-            if row.size == size and not os.path.lexists(row.path):
-                with self.store.transaction():
-                    self.store.move_file(row.id, path, mtime_ns)
-                log.info("%s: moved from %s", os.fsdecode(path), os.fsdecode(row.path))
-                return True
-        return False
-
-    def forget(self, file_id: int) -> None:
-        """Delete a file's row (and its matches) and drop it from the neighbour index; call inside
-        a transaction."""
-        self.store.remove_file(file_id)
-        self.neighbours.remove(file_id)
-
     # --- folders -------------------------------------------------------------------------------
 
-    def scan(self, roots: Iterable[str | bytes | os.PathLike],
-             progress: Callable[[bytes], None] | None = None,
-             paths_found: Callable[[int], None] | None = None) -> ScanSummary:
-        """Index every image below ``roots`` and forget indexed files there that are gone.
+    def scan(self, roots: Iterable[str | bytes | os.PathLike], progress: Callable[[bytes], None] | None = None,
+             paths_found: Callable[[int], None] | None = None, now: float | None = None) -> ScanSummary:
+        """Index every image below ``roots``; files gone from there are forgotten as the deletion
+        guard allows (an emptied or unmounted root, or too many gone at once, holds them).
 
         Files are decoded and signed on a helper thread one step ahead of the store: while
         this thread matches and writes one file, the next one is being decoded (Pillow, NumPy
         and OpenCV release the GIL), so on two cores decoding is nearly all a scan costs."""
         summary = ScanSummary()
         pairs_before = self.store.counts()["pairs"]
-        roots_b = [os.path.abspath(os.fsencode(root)) for root in roots]
-        paths = [path for root in roots_b for path in walk_images(root)]
+        self.roots = [os.path.abspath(os.fsencode(root)) for root in roots]
+        paths = [path for root in self.roots for path in walk_images(root)]
         if paths_found:
             paths_found(len(paths))
 
@@ -416,23 +311,29 @@ class Indexer:
 
         def finish_oldest() -> None:
             work, reading = in_flight.popleft()
-            outcome = self._quietly(work.path, lambda: self.commit(work, lambda: self.analyser.sign(reading.result())))
-            done(work.path, outcome)
+            done(work.path, self._quietly(work.path, lambda: self._finish(work, reading)))
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="neardupd-read") as reader:
             for path in paths:
-                step = self._quietly(path, lambda: self.plan(path))  # noqa: B023 - called at once
+                step = self._quietly(path, lambda: self.prepare(path))  # noqa: B023 - called at once
                 if isinstance(step, Outcome):
                     done(path, step)
                     continue
-                in_flight.append((step, reader.submit(self.analyser.read, step.path, step.size, step.digest)))
+                in_flight.append((step, reader.submit(self.analyser.read, step.path, step.digest)))
                 if len(in_flight) > _LOOKAHEAD:
                     finish_oldest()
             while in_flight:
                 finish_oldest()
-        summary.removed = self._remove_vanished(roots_b)
+        summary.removed, summary.held = self._sweep(time.time() if now is None else now)
         summary.pairs = self.store.counts()["pairs"] - pairs_before
         return summary
+
+    def _finish(self, work: Work, reading: Future[Read]) -> Outcome:
+        try:
+            item = self.analyser.sign(reading.result())
+        except DecodeError as err:
+            return self._failed(work, err)
+        return self.store_analysed(work, item)
 
     def _quietly(self, path: bytes, step: Callable[[], T]) -> T | Outcome:
         """Run one step for ``path``; a vanished file is forgotten, an unreadable one recorded."""
@@ -442,25 +343,38 @@ class Indexer:
             self.remove_path(path)
             return Outcome.SKIPPED
         except OSError as err:
-            log.warning("%s: cannot read (%s)", os.fsdecode(path), err.strerror)
+            log.warning("%s: cannot read (%s)", os.fsdecode(path), err.strerror or err)
             try:
-                stat = os.stat(path)
-                with self.store.transaction():
+                stat = os.lstat(path)
+                with self.writing():
                     self.store.record_error(path, stat.st_size, stat.st_mtime_ns, "unreadable",
-                                            f"cannot read the file ({err.strerror}); check its permissions")
+                                            f"cannot read the file ({err.strerror or err}); check its permissions")
             except OSError:
                 pass
             return Outcome.FAILED
 
-    def _remove_vanished(self, roots: list[bytes]) -> int:
-        def under(path: bytes) -> bool:
-            return any(path == root or path.startswith(root.rstrip(b"/") + b"/") for root in roots)
-
-        gone = [(file_id, path) for file_id, path in self.store.paths() if under(path) and not os.path.lexists(path)]
-        stale_errors = [path for path in self.store.error_paths() if under(path) and not os.path.lexists(path)]
-        with self.store.transaction():
-            for file_id, _ in gone:
-                self.forget(file_id)
-            for path in stale_errors:
-                self.store.remove_error(path)
-        return len(gone)
+    def _sweep(self, now: float) -> tuple[int, int]:
+        """After a scan: mark the roots' indexed files that are gone as missing and delete those
+        the deletion guard allows; forget stale errors. Returns (deleted, held)."""
+        deleted = held = 0
+        for root in self.roots:
+            if not os.path.isdir(root) and os.path.lexists(root):
+                continue  # a single file given as a root
+            with self.writing():
+                state = guard.judge_root(self.store, root, self.config.daemon, now)
+                if state == guard.HEALTHY:
+                    guard.mark_gone(self.store, root, (), now)
+                else:
+                    guard.hold_all(self.store, root, now)
+                verdict = guard.missing_verdict(self.store, root, self.config.daemon, now)
+                for file_id in verdict.back:
+                    self.store.mark_present(file_id)
+                for file_id in verdict.delete:
+                    self.forget(file_id)
+                for table in ("errors", "quarantine"):
+                    for path in self.store.paths_under(table, root):
+                        if not os.path.lexists(path):
+                            self.store.forget_path(table, path)
+            deleted += len(verdict.delete)
+            held += verdict.held
+        return deleted, held

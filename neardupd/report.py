@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ import click
 
 from neardupd.benchrun import BenchReport
 from neardupd.indexer import Indexer, ScanSummary
-from neardupd.store import display_path
+from neardupd.store import PairRow, display_path
 
 
 def scan_with_progress(indexer: Indexer, paths: Sequence[str], *, show: bool) -> ScanSummary:
@@ -39,18 +38,20 @@ def scan_with_progress(indexer: Indexer, paths: Sequence[str], *, show: bool) ->
 
 def scan_summary(summary: ScanSummary, counts: Mapping[str, int], database: Path) -> str:
     done = ", ".join(f"{n} {name}" for name, n in sorted(summary.counts.items())) or "nothing to do"
-    return (f"{done}; {summary.removed} removed; {summary.pairs:+d} copy pairs\n"
+    held = (f"; {summary.held} gone but held as missing (their folder looks unmounted or emptied, or too many "
+            "went at once; see README, deletion guard)") if summary.held else ""
+    return (f"{done}; {summary.removed} removed{held}; {summary.pairs:+d} copy pairs\n"
             f"index {database}: {counts['files']} images, {counts['errors']} unreadable, "
             f"{counts['pairs']} copy pairs")
 
 
-def pair_json(row: sqlite3.Row) -> dict:
+def pair_json(row: PairRow) -> dict:
     """One pair as printed by ``dupes --json``: a, b, score, kind, transform, then the details."""
-    return {"a": display_path(row["a"]), "b": display_path(row["b"]), "score": row["score"],
-            "kind": row["kind"], "transform": row["transform"], **json.loads(row["details"])}
+    return {"a": display_path(row.a), "b": display_path(row.b), "score": row.score,
+            "kind": row.kind, "transform": row.transform, **json.loads(row.details)}
 
 
-def groups_text(rows: Sequence[sqlite3.Row]) -> str:
+def groups_text(rows: Sequence[PairRow]) -> str:
     """Pairs joined into groups (connected components); each file once, with its best link
     to the group's most connected file."""
     parent: dict[bytes, bytes] = {}
@@ -62,29 +63,29 @@ def groups_text(rows: Sequence[sqlite3.Row]) -> str:
         return x
 
     for row in rows:
-        parent[find(row["a"])] = find(row["b"])
-    groups: dict[bytes, list[sqlite3.Row]] = {}
+        parent[find(row.a)] = find(row.b)
+    groups: dict[bytes, list[PairRow]] = {}
     for row in rows:
-        groups.setdefault(find(row["a"]), []).append(row)
+        groups.setdefault(find(row.a), []).append(row)
     if not groups:
         return "no copies found"
     return "\n\n".join(_group_text(number, members) for number, members in enumerate(groups.values(), start=1))
 
 
-def _group_text(number: int, members: list[sqlite3.Row]) -> str:
-    degree = Counter(path for row in members for path in (row["a"], row["b"]))
+def _group_text(number: int, members: list[PairRow]) -> str:
+    degree = Counter(path for row in members for path in (row.a, row.b))
     anchor = max(sorted(degree), key=lambda path: degree[path])
     lines = [f"group {number}: {len(degree)} files", f"  {'':15}{display_path(anchor)}"]
     for path in sorted(degree):
         if path == anchor:
             continue
-        links = [r for r in members if path in (r["a"], r["b"])]
-        direct = [r for r in links if anchor in (r["a"], r["b"])]
-        row = max(direct or links, key=lambda r: r["score"])
-        other = row["b"] if row["a"] == path else row["a"]
+        links = [r for r in members if path in (r.a, r.b)]
+        direct = [r for r in links if anchor in (r.a, r.b)]
+        row = max(direct or links, key=lambda r: r.score)
+        other = row.b if row.a == path else row.a
         via = "" if other == anchor else f" via {display_path(other)}"
-        lines.append(f"  {row['score']:.3f} {row['kind']:<8} {display_path(path)}  "
-                     f"({describe(row['transform'], json.loads(row['details']))}{via})")
+        lines.append(f"  {row.score:.3f} {row.kind:<8} {display_path(path)}  "
+                     f"({describe(row.transform, json.loads(row.details))}{via})")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ which watchdog only logs, or an observer died).
 
 from __future__ import annotations
 
+import enum
 import errno
 import logging
 import os
@@ -22,7 +23,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from neardupd.indexer import is_excluded
+from neardupd.files import is_excluded
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,20 @@ NETWORK_FILESYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "
 """File systems whose changes made elsewhere inotify never sees (plus every ``fuse.*``)."""
 
 
+class ChangeKind(enum.Enum):
+    CHANGED = "changed"
+    """Created, written, attributes changed."""
+    DELETED = "deleted"
+    MOVED = "moved"
+    FOLDER = "folder"
+    """A folder appeared or moved in: walk it."""
+
+
 @dataclass(frozen=True)
 class Change:
-    """Something happened at ``path``: ``changed`` (created, written, attributes), ``deleted``,
-    ``moved`` (to ``dest``), or ``folder`` (a folder appeared or moved in: walk it)."""
+    """Something happened at ``path`` (moved: to ``dest``)."""
 
-    kind: str
+    kind: ChangeKind
     path: bytes
     dest: bytes | None = None
 
@@ -92,28 +101,28 @@ class _Handler(FileSystemEventHandler):
             gone, came = self._excluded(source), self._excluded(dest)
             if event.is_directory:
                 if not gone:
-                    self.sink.put(Change("deleted", source))
+                    self.sink.put(Change(ChangeKind.DELETED, source))
                 if not came:
-                    self.sink.put(Change("folder", dest))
+                    self.sink.put(Change(ChangeKind.FOLDER, dest))
                 return
             if gone and came:
                 return
             if gone:  # e.g. rsync's .name.XXXXXX renamed to its final name
-                self.sink.put(Change("changed", dest))
+                self.sink.put(Change(ChangeKind.CHANGED, dest))
             elif came:  # moved into the trash, or to a temporary name
-                self.sink.put(Change("deleted", source))
+                self.sink.put(Change(ChangeKind.DELETED, source))
             else:
-                self.sink.put(Change("moved", source, dest))
+                self.sink.put(Change(ChangeKind.MOVED, source, dest))
             return
         if self._excluded(source):
             return
         if event.is_directory:
             if event.event_type == "created":
-                self.sink.put(Change("folder", source))
+                self.sink.put(Change(ChangeKind.FOLDER, source))
             elif event.event_type == "deleted":
-                self.sink.put(Change("deleted", source))
+                self.sink.put(Change(ChangeKind.DELETED, source))
             return
-        self.sink.put(Change("deleted" if event.event_type == "deleted" else "changed", source))
+        self.sink.put(Change(ChangeKind.DELETED if event.event_type == "deleted" else ChangeKind.CHANGED, source))
 
 
 class _OverflowAlarm(logging.Handler):

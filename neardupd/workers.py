@@ -1,7 +1,11 @@
 """Decoder processes: read, decode and sign files away from the daemon, under limits it enforces.
 
-Each worker is a ``spawn``-ed process with no database handle. It gets one file at a time over a
-pipe and answers with the :class:`~neardupd.indexer.Analysed` result or the decode error. The
+Each worker is a ``spawn``-ed process with no database handle, in a process group of its own (Ctrl-C
+on a terminal reaches only the daemon, which decides when decoders stop) and killed by the kernel
+if the daemon dies (``PR_SET_PDEATHSIG``). It gets one :class:`Job` at a time over a pipe and answers
+with its :class:`JobStatus` and value: the :class:`~neardupd.analyse.Analysed` result, the file's
+digest (to recognise a move before decoding), "not an image", or the error. Everything that
+opens a file happens here, never in the daemon's main loop. The
 parent kills a worker that takes longer than ``timeout`` and notices one that dies; either way the
 file gets a ``timeout`` or ``crash`` outcome and a fresh worker takes the slot. Each worker limits
 its own address space (``RLIMIT_AS``), so a decompression bomb that gets past the pixel cap fails
@@ -14,6 +18,8 @@ on files whose name matches (for the daemon's tests; never set in production).
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import enum
 import fnmatch
 import logging
 import multiprocessing
@@ -25,27 +31,46 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from neardupd.analyse import Analyser
 from neardupd.config import Config
+from neardupd.errors import DecodeError
+from neardupd.files import may_be_image
 
 log = logging.getLogger(__name__)
 FAULTS_ENV = "NEARDUPD_TEST_FAULTS"
+
+
+class JobStatus(enum.Enum):
+    OK = "ok"
+    """``value`` is the Analysed."""
+    DIGEST = "digest"
+    """``value`` is the file's SHA-256 (asked for with ``digest_first``)."""
+    NOT_IMAGE = "not_image"
+    """Its first bytes are no image (asked for with ``sniff``)."""
+    DECODE_ERROR = "decode_error"
+    """``value`` is (kind, reason)."""
+    OS_ERROR = "os_error"
+    """``value`` is the message."""
+    CRASH = "crash"
+    TIMEOUT = "timeout"
 
 
 @dataclass(frozen=True)
 class Job:
     key: int
     path: bytes
-    size: int
+    sniff: bool = False
+    """Look at its first bytes first: no image extension."""
+    digest_first: bool = False
+    """Only hash it (it may be an indexed file moved here), do not decode."""
     digest: bytes | None = None
+    """Its SHA-256, already known."""
 
 
 @dataclass(frozen=True)
 class JobResult:
-    """What became of a job: ``ok`` (``value`` is the Analysed), ``decode_error`` (``value`` is
-    (kind, reason)), ``os_error`` (``value`` is the message), ``crash`` or ``timeout``."""
-
     job: Job
-    status: str
+    status: JobStatus
     value: Any = None
 
 
@@ -111,17 +136,17 @@ class WorkerPool:
             if slot.connection in ready:
                 try:
                     status, value = slot.connection.recv()
-                    outcomes.append(JobResult(job, status, value))
+                    outcomes.append(JobResult(job, JobStatus(status), value))
                     slot.job = None
                     continue
                 except (EOFError, OSError):
-                    outcomes.append(JobResult(job, "crash", self._replace(index, "the decoder process died")))
+                    outcomes.append(JobResult(job, JobStatus.CRASH, self._replace(index, "the decoder process died")))
                     continue
             if time.monotonic() - slot.started > self.timeout:
-                outcomes.append(JobResult(job, "timeout", self._replace(
+                outcomes.append(JobResult(job, JobStatus.TIMEOUT, self._replace(
                     index, f"decoding took longer than {self.timeout:g} s (daemon.decode_timeout)")))
             elif not slot.process.is_alive():
-                outcomes.append(JobResult(job, "crash", self._replace(index, "the decoder process died")))
+                outcomes.append(JobResult(job, JobStatus.CRASH, self._replace(index, "the decoder process died")))
         return outcomes
 
     def _replace(self, index: int, why: str) -> str:
@@ -138,47 +163,70 @@ class WorkerPool:
         return detail
 
     def stop(self, grace: float = 5.0) -> None:
+        """Ask every decoder to finish its file and stop; kill those still there after ``grace``
+        seconds. Never raises: it runs on every way out, errors included."""
         self.stopped = True
         for slot in self._slots:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 slot.connection.send(None)
         deadline = time.monotonic() + grace
         for slot in self._slots:
-            slot.process.join(max(0.0, deadline - time.monotonic()))
-            if slot.process.is_alive():
-                slot.process.kill()
-                slot.process.join(1)
-            slot.connection.close()
+            with contextlib.suppress(Exception):
+                slot.process.join(max(0.0, deadline - time.monotonic()))
+                if slot.process.is_alive():
+                    slot.process.kill()
+                    slot.process.join(1)
+                slot.connection.close()
 
 
 def _work(connection: Connection, config: Config) -> None:
-    """A worker's life: limit memory, then analyse files until told to stop (``None``)."""
-    from neardupd.errors import DecodeError
-    from neardupd.indexer import Analyser
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the daemon decides when decoders stop (Ctrl-C, SIGTERM
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # to the whole group): they finish the file, then it says
+    """A worker's life: its own process group, death with its parent, a memory limit; then jobs
+    until told to stop (``None``) or until the daemon is gone (the pipe closes)."""
+    parent = os.getppid()
+    os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     _limit_memory(config.daemon.worker_memory_mb)
     faults = _faults(os.environ.get(FAULTS_ENV, ""))
-    analyser = Analyser(config)
-    while True:
-        try:
-            job = connection.recv()
-        except (EOFError, OSError, KeyboardInterrupt):
-            return
-        if job is None:
-            return
-        _inject(faults, job.path)
-        try:
-            result: tuple[str, Any] = ("ok", analyser.analyse(job.path, job.size, job.digest))
-        except DecodeError as err:
-            result = ("decode_error", (err.kind, err.reason))
-        except MemoryError:
-            result = ("decode_error", ("too_large", "the decoder ran out of memory "
-                                       f"(daemon.worker_memory_mb = {config.daemon.worker_memory_mb})"))
-        except OSError as err:
-            result = ("os_error", f"cannot read the file ({err.strerror or err})")
-        connection.send(result)
+    with Analyser(config) as analyser:
+        while True:
+            try:
+                job = connection.recv()
+            except (EOFError, OSError, KeyboardInterrupt):
+                return
+            if job is None:
+                return
+            _inject(faults, job.path)
+            try:
+                connection.send(_do(analyser, job, config))
+            except (OSError, EOFError):  # the daemon is gone: nobody to answer
+                return
+
+
+def _do(analyser: Analyser, job: Job, config: Config) -> tuple[str, Any]:
+    try:
+        if job.sniff and not may_be_image(job.path):
+            return JobStatus.NOT_IMAGE.value, None
+        if job.digest_first:
+            return JobStatus.DIGEST.value, analyser.digest(job.path)
+        return JobStatus.OK.value, analyser.analyse(job.path, job.digest)
+    except DecodeError as err:
+        return JobStatus.DECODE_ERROR.value, (err.kind, err.reason)
+    except MemoryError:
+        return JobStatus.DECODE_ERROR.value, ("too_large", "the decoder ran out of memory "
+                                              f"(daemon.worker_memory_mb = {config.daemon.worker_memory_mb})")
+    except OSError as err:
+        return JobStatus.OS_ERROR.value, f"cannot read the file ({err.strerror or err})"
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel to kill this process when the daemon dies (Linux), so no decoder lingers."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: the closed pipe ends it instead
+        return
+    if os.getppid() != parent:  # the daemon died before the request took effect
+        os._exit(0)
 
 
 def _limit_memory(megabytes: int) -> None:

@@ -167,7 +167,7 @@ def test_the_hostile_folder_never_stops_the_daemon(daemon, folder, data):
 
 def _not_images(files: set[str]) -> set[str]:
     """Files the indexer skips as not images at all (no image extension and no image signature)."""
-    from neardupd.indexer import _may_be_image
+    from neardupd.files import may_be_image as _may_be_image
     return {f for f in files if not _may_be_image(os.fsencode(f))}
 
 

@@ -10,7 +10,7 @@ import pytest
 from neardupd.config import load_config
 from neardupd.errors import ConfigError
 from neardupd.notify import Notifier
-from neardupd.reconcile import EMPTY, HEALTHY, OTHER_DEVICE, VANISHED, root_health
+from neardupd.guard import EMPTY, HEALTHY, OTHER_DEVICE, VANISHED, root_health
 from neardupd.watcher import is_network, mount_type
 
 

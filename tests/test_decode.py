@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neardupd.decode import decode_file, looks_like_image
+from neardupd.decode import decode_file
+from neardupd.files import looks_like_image
 from neardupd.errors import DecodeError
 
 EXPECTED_ERRORS = {

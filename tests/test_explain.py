@@ -39,8 +39,8 @@ def explained(data, tmp_path_factory):
     with open_store(db) as store:
         Indexer(store, Config(database=db)).scan([folder])
         rows = store.pairs(float(store.setting("match_threshold")))
-        return {(row["a"].decode().rsplit("/", 1)[1], row["b"].decode().rsplit("/", 1)[1]):
-                {"kind": row["kind"], "transform": row["transform"], **json.loads(row["details"])} for row in rows}
+        return {(row.a.decode().rsplit("/", 1)[1], row.b.decode().rsplit("/", 1)[1]):
+                {"kind": row.kind, "transform": row.transform, **json.loads(row.details)} for row in rows}
 
 
 def test_a_crop_reports_its_box_within_five_percent(explained):

@@ -70,7 +70,7 @@ def test_non_utf8_file_names_are_indexed_and_matched(tmp_path, data):
         summary = indexer.scan([folder])
         assert summary.counts == {"indexed": 2}
         row = store.connection.execute("SELECT path, path_bytes FROM files WHERE path_bytes = ?", (odd,)).fetchone()
-        assert row["path_bytes"] == odd and "\ufffd" in row["path"]
+        assert row[1] == odd and "\ufffd" in row[0]
         assert len(store.pairs(float(store.setting("match_threshold")))) == 1
 
 

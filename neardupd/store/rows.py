@@ -1,0 +1,72 @@
+"""Rows the store hands out: named, typed, and free of any database type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    path: bytes
+    size: int
+    mtime_ns: int
+    file_digest: bytes
+    pixel_digest: bytes
+
+
+@dataclass(frozen=True)
+class UnderRow:
+    """An indexed file below a root, as the walk and the deletion guard see it."""
+
+    id: int
+    path: bytes
+    size: int
+    mtime_ns: int
+    missing_since: str | None
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    path: bytes
+    size: int
+    mtime_ns: int
+    due: float
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RootRow:
+    device: int | None
+    state: str
+    since: str | None
+    """When the root entered ``state`` (UTC, ISO 8601)."""
+
+
+@dataclass(frozen=True)
+class PairRow:
+    """A scored pair with both paths, as ``dupes`` lists it."""
+
+    a: bytes
+    b: bytes
+    score: float
+    kind: str
+    transform: str
+    details: str
+    """The JSON object of what changed."""
+
+
+def display_path(path: bytes) -> str:
+    """The path as text for people and for the ``path`` column (invalid UTF-8 -> U+FFFD)."""
+    return path.decode("utf-8", errors="replace")
+
+
+def iso_time(seconds: float | None = None) -> str:
+    """UTC ISO 8601 of a Unix time (now when None), as the store records times.
+
+    >>> iso_time(0)
+    '1970-01-01T00:00:00+00:00'
+    """
+    moment = datetime.now(UTC) if seconds is None else datetime.fromtimestamp(seconds, UTC)
+    return moment.isoformat(timespec="seconds")

@@ -1,0 +1,377 @@
+"""The SQLite index: opening, migrations, transactions, translated errors, and the index's tables.
+
+One writer connection per process, in WAL mode with foreign keys on; every write goes through
+:meth:`SqliteIndex.transaction` (``BEGIN IMMEDIATE`` ... ``COMMIT``). The schema lives in numbered
+SQL files in ``migrations/``, each ending with ``PRAGMA user_version = N``. Every SQLite error
+leaves this package as a :class:`~neardupd.errors.StoreError` saying what to check.
+
+A writer that closes leaves the database in rollback-journal mode when it is the last one open, so
+the group's read-only readers can open it while no neardupd runs: a WAL database cannot be opened
+read-only without its ``-shm`` file, which SQLite deletes with the last connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from neardupd.errors import SchemaTooNewError, StoreError, StoreFullError
+from neardupd.signature import Box, Picture, Signature, to_signed, to_unsigned
+from neardupd.pairs import Scored
+from neardupd.store.rows import FileRow, PairRow, display_path, iso_time
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_FILE_COLUMNS = "id, path_bytes, size, mtime_ns, file_digest, pixel_digest"
+
+
+def migrations_dir() -> Path:
+    """The SQL migrations: the source tree's folder in a checkout (an editable install keeps a
+    copy that would go stale), else the copy shipped inside the installed package."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "migrations").is_dir():
+        return checkout / "migrations"
+    return Path(str(resources.files("neardupd") / "migrations"))
+
+
+def load_migrations(folder: Path | None = None) -> list[tuple[int, str]]:
+    """(version, sql) for each migration file, in order; versions must be 1, 2, 3, ..."""
+    folder = folder or migrations_dir()
+    found = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _MIGRATION_NAME.match(p.name)))
+    for expected, (version, path) in enumerate(found, start=1):
+        if version != expected:
+            raise StoreError(path, f"migration {version} found where {expected} was expected")
+    return [(version, path.read_text(encoding="utf-8")) for version, path in found]
+
+
+def translate(err: sqlite3.Error, path: str) -> StoreError:
+    """An SQLite error as a StoreError saying what to check."""
+    name = getattr(err, "sqlite_errorname", "")
+    text = str(err)
+    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            free = f"{shutil.disk_usage(folder).free / 1e6:.1f} MB free"
+        except OSError:
+            free = "free space unknown"
+        return StoreFullError(path, f"database disk full: free space on {folder} ({free})")
+    if name.startswith("SQLITE_NOTADB") or "not a database" in text:
+        return StoreError(path, "not a neardupd index (not an SQLite database at all); check --db or $NEARDUPD_DB")
+    if name.startswith("SQLITE_CORRUPT") or "malformed" in text:
+        return StoreError(path, f"the database is damaged ({text}); `neardupd check` lists what is damaged; "
+                          "restore a backup, or move it aside to index afresh")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in text or "unable to open" in text:
+        return StoreError(path, f"cannot use the database ({text}); check the permissions of the file and its "
+                          "folder: reading a database that a daemon has open in WAL mode needs its -shm file, "
+                          "or a folder where it can be made")
+    if name.startswith(("SQLITE_IOERR", "SQLITE_PROTOCOL")):
+        return StoreError(path, f"the database cannot be read or written ({text}); check the disk")
+    return StoreError(path, f"database error ({text})")
+
+
+class SqliteIndex:
+    """The index database: files, signatures, hashes, matches, errors. Use :func:`open_store`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: str, *, readonly: bool = False) -> None:
+        self.connection = connection
+        self.path = path
+        self.readonly = readonly
+        self._identity = _identity(path)
+
+    # --- life ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close; a writer that is the last connection leaves the file in rollback-journal mode,
+        readable by readers without write access (see the module docstring)."""
+        if not self.readonly:
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.execute("PRAGMA busy_timeout = 100")
+                self.connection.execute("PRAGMA journal_mode = DELETE")  # stays WAL if others have it open
+        with contextlib.suppress(sqlite3.Error):
+            self.connection.close()
+
+    def __enter__(self) -> SqliteIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def translated(self) -> Iterator[None]:
+        """Turn any SQLite error inside into a StoreError."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise translate(err, self.path) from err
+
+    def _all(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        with self.translated():
+            return self.connection.execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: tuple | list = ()) -> tuple | None:
+        with self.translated():
+            return self.connection.execute(sql, params).fetchone()
+
+    def _run(self, sql: str, params: tuple | list = ()) -> int:
+        """Run one statement; the last inserted row id."""
+        with self.translated():
+            return int(self.connection.execute(sql, params).lastrowid or 0)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; ``ROLLBACK`` on any error."""
+        self._run("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already (disk full)
+                self.connection.execute("ROLLBACK")
+            raise
+        try:
+            self._run("COMMIT")
+        except StoreError:
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.execute("ROLLBACK")
+            raise
+
+    def still_in_place(self) -> bool:
+        """Whether the database file at ``path`` is still the one opened (not deleted or replaced)."""
+        return self._identity is not None and _identity(self.path) == self._identity
+
+    @property
+    def version(self) -> int:
+        return int(self._one("PRAGMA user_version")[0])
+
+    def migrate(self) -> int:
+        """Apply the migrations this database lacks; return the resulting version."""
+        migrations = load_migrations()
+        self.refuse_newer(migrations[-1][0] if migrations else 0)
+        for version, sql in migrations:
+            if version <= self.version:
+                continue
+            log.info("applying migration %04d to %s", version, self.path)
+            with self.translated():
+                self.connection.executescript(f"BEGIN IMMEDIATE;\n{sql}\nCOMMIT;")
+            if self.version != version:
+                raise StoreError(self.path, f"migration {version:04d} did not set user_version to {version}")
+        return self.version
+
+    def refuse_newer(self, latest: int) -> None:
+        if self.version > latest:
+            raise SchemaTooNewError(self.path, f"schema version {self.version} is newer than this "
+                                    f"neardupd knows ({latest}); upgrade neardupd")
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's integrity and foreign-key checks find (a damaged page is one line)."""
+        try:
+            lines = [row[0] for row in self.connection.execute("PRAGMA integrity_check")]
+            problems = [f"integrity: {line}" for line in lines if line != "ok"]
+            problems += [f"foreign key: {tuple(row)}"
+                         for row in self.connection.execute("PRAGMA foreign_key_check").fetchall()]
+        except sqlite3.DatabaseError as err:
+            return [f"integrity: {translate(err, self.path).reason}"]
+        return problems
+
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the database file (when idle, and on the way out)."""
+        self._run("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # --- settings --------------------------------------------------------------------------
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._run("INSERT INTO meta (key, value) VALUES (?, ?) "
+                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # --- files --------------------------------------------------------------------------------
+
+    def file_at(self, path: bytes) -> FileRow | None:
+        row = self._one(f"SELECT {_FILE_COLUMNS} FROM files WHERE path_bytes = ?", (path,))
+        return FileRow(*row) if row else None
+
+    def files_with_digest(self, column: str, digest: bytes) -> list[FileRow]:
+        if column not in ("file_digest", "pixel_digest"):
+            raise ValueError(column)
+        return [FileRow(*row) for row in self._all(f"SELECT {_FILE_COLUMNS} FROM files WHERE {column} = ?",
+                                                   (digest,))]
+
+    def files_of_size(self, size: int) -> list[FileRow]:
+        return [FileRow(*row) for row in self._all(f"SELECT {_FILE_COLUMNS} FROM files WHERE size = ?", (size,))]
+
+    def paths(self) -> list[tuple[int, bytes]]:
+        """(id, path) of every indexed file."""
+        return [(row[0], row[1]) for row in self._all("SELECT id, path_bytes FROM files")]
+
+    def path_of(self, file_id: int) -> bytes:
+        row = self._one("SELECT path_bytes FROM files WHERE id = ?", (file_id,))
+        if row is None:
+            raise StoreError(self.path, f"no file with id {file_id}")
+        return row[0]
+
+    def sample_files(self) -> list[tuple[bytes, int, int, bytes, int]]:
+        """(path, size, mtime_ns, file digest, signed pHash) of every indexed file, for ``check``."""
+        return [tuple(row) for row in self._all(  # type: ignore[misc]
+            "SELECT f.path_bytes, f.size, f.mtime_ns, f.file_digest, s.phash FROM files f "
+            "JOIN signatures s ON s.file_id = f.id")]
+
+    def index_hashes(self) -> Iterator[tuple[int, int, tuple[int, ...]]]:
+        """(file_id, content hash, variant hashes: windows then rotations) for the neighbour index."""
+        current, content, variants = None, 0, []
+        with self.translated():
+            rows = self.connection.execute(
+                "SELECT file_id, kind, form, hash FROM hashes WHERE (kind = 'content' AND form = 0) "
+                "OR kind IN ('window', 'rotation') ORDER BY file_id, kind = 'rotation', kind = 'window', form")
+            for file_id, kind, _, value in rows:
+                if file_id != current:
+                    if current is not None:
+                        yield current, content, tuple(variants)
+                    current, content, variants = file_id, 0, []
+                if kind == "content":
+                    content = to_unsigned(value)
+                else:
+                    variants.append(to_unsigned(value))
+        if current is not None:
+            yield current, content, tuple(variants)
+
+    def picture(self, file_id: int) -> Picture:
+        row = self._one(
+            "SELECT s.thumb, s.thumb_size, s.contrast, s.content_left, s.content_top, s.content_right, "
+            "s.content_bottom, s.mean_r, s.mean_g, s.mean_b, f.width, f.height, f.size "
+            "FROM signatures AS s JOIN files AS f ON f.id = s.file_id WHERE s.file_id = ?", (file_id,))
+        if row is None:
+            raise StoreError(self.path, f"no signature for file id {file_id}")
+        thumb = np.frombuffer(row[0], dtype=np.uint8).reshape(row[1], row[1])
+        return Picture(thumb, row[2], Box(*row[3:7]), (row[7], row[8], row[9]), row[10], row[11], row[12])
+
+    def pairs(self, min_score: float, kinds: tuple[str, ...] = ()) -> list[PairRow]:
+        """Scored pairs with their paths, best first; files held as missing are left out (they are
+        not on disk now, so they are no copy to look at or delete)."""
+        sql = ("SELECT fa.path_bytes, fb.path_bytes, m.score, m.kind, m.transform, m.details "
+               "FROM matches m JOIN files fa ON fa.id = m.a JOIN files fb ON fb.id = m.b WHERE m.score >= ? "
+               "AND fa.missing_since IS NULL AND fb.missing_since IS NULL")
+        params: list[object] = [min_score]
+        if kinds:
+            sql += f" AND m.kind IN ({','.join('?' * len(kinds))})"
+            params.extend(kinds)
+        return [PairRow(*row) for row in self._all(sql + " ORDER BY m.score DESC, fa.path, fb.path", params)]
+
+    def counts(self) -> dict[str, int]:
+        return {"files": self._one("SELECT count(*) FROM files")[0],
+                "errors": self._one("SELECT count(*) FROM errors")[0],
+                "pairs": self._one("SELECT count(*) FROM duplicate_pairs")[0]}
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def error_at(self, path: bytes) -> tuple[int, int, str] | None:
+        """(size, mtime_ns, kind) of the recorded error for ``path``, if any."""
+        row = self._one("SELECT size, mtime_ns, kind FROM errors WHERE path_bytes = ?", (path,))
+        return (row[0], row[1], row[2]) if row else None
+
+    def error_paths(self) -> list[bytes]:
+        return [row[0] for row in self._all("SELECT path_bytes FROM errors")]
+
+    def failures(self) -> list[tuple[bytes, str, str]]:
+        """(path, kind, message) of every file that could not be indexed."""
+        return [(row[0], row[1], row[2]) for row in self._all(
+            "SELECT path_bytes, kind, message FROM errors ORDER BY path")]
+
+    # --- writing (call inside transaction()) -----------------------------------------------
+
+    def add_file(self, path: bytes, size: int, mtime_ns: int, file_digest: bytes, pixel_digest: bytes,
+                 fmt: str, width: int, height: int, signature: Signature) -> int:
+        file_id = self._run(
+            "INSERT INTO files (path, path_bytes, size, mtime_ns, file_digest, pixel_digest, format, "
+            "width, height, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (display_path(path), path, size, mtime_ns, file_digest, pixel_digest, fmt, width, height, iso_time()))
+        box = signature.content_box
+        self._run("INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  (file_id, to_signed(signature.phash), box.left, box.top, box.right, box.bottom,
+                   signature.contrast, *signature.mean_rgb, signature.thumb.shape[0], signature.thumb.tobytes()))
+        rows = [(file_id, "content", form, value) for form, value in enumerate(signature.content_hashes)]
+        rows += [(file_id, "window", form, value) for form, value in enumerate(signature.window_hashes)]
+        rows += [(file_id, "rotation", form, value) for form, value in enumerate(signature.rotation_hashes)]
+        with self.translated():
+            self.connection.executemany("INSERT INTO hashes (file_id, kind, form, hash) VALUES (?, ?, ?, ?)",
+                                        [(i, kind, form, to_signed(value)) for i, kind, form, value in rows])
+        self._run("DELETE FROM errors WHERE path_bytes = ?", (path,))
+        return file_id
+
+    def move_file(self, file_id: int, path: bytes, mtime_ns: int) -> None:
+        self._run("UPDATE files SET path = ?, path_bytes = ?, mtime_ns = ?, missing_since = NULL WHERE id = ?",
+                  (display_path(path), path, mtime_ns, file_id))
+        self._run("DELETE FROM errors WHERE path_bytes = ?", (path,))
+        self._run("DELETE FROM quarantine WHERE path_bytes = ?", (path,))
+
+    def remove_file(self, file_id: int) -> None:
+        self._run("DELETE FROM files WHERE id = ?", (file_id,))
+
+    def record_error(self, path: bytes, size: int, mtime_ns: int, kind: str, message: str) -> None:
+        self._run(
+            "INSERT INTO errors (path, path_bytes, size, mtime_ns, kind, message, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path_bytes) DO UPDATE SET size = excluded.size, "
+            "mtime_ns = excluded.mtime_ns, kind = excluded.kind, message = excluded.message, "
+            "seen_at = excluded.seen_at",
+            (display_path(path), path, size, mtime_ns, kind, message, iso_time()))
+
+    def remove_error(self, path: bytes) -> None:
+        self._run("DELETE FROM errors WHERE path_bytes = ?", (path,))
+
+    def add_match(self, a: int, b: int, match: Scored) -> None:
+        """Record a scored pair of files (stored as ``a < b``)."""
+        a, b = sorted((a, b))
+        self._run(
+            "INSERT INTO matches (a, b, score, kind, transform, details, found_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (a, b) DO UPDATE SET score = excluded.score, kind = excluded.kind, "
+            "transform = excluded.transform, details = excluded.details",
+            (a, b, round(match.score, 4), match.kind, match.transform,
+             json.dumps(match.details, sort_keys=True), iso_time()))
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def connect(path: str, *, readonly: bool) -> sqlite3.Connection:
+    """An SQLite connection set up as neardupd uses it (WAL for a writer, busy timeout, foreign keys)."""
+    try:
+        if readonly:
+            if not os.path.isfile(path):
+                raise StoreError(path, "no index here; run `neardupd scan FOLDER` or `neardupd run` first")
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                         check_same_thread=False)
+        else:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout = 10000")
+        if not readonly:
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise StoreError(path, f"cannot switch the database to WAL mode (it stays {mode})")
+            connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the header: fails early
+    except sqlite3.Error as err:
+        raise translate(err, path) from err
+    except OSError as err:
+        raise StoreError(path, f"cannot open the database ({err.strerror}); check the path and its "
+                         "permissions") from err
+    return connection
