@@ -5,6 +5,7 @@
     │     .kind: "unsupported" | "corrupt" | "truncated" | "too_large" | "unreadable" | "empty"
     ├── StoreError                   the database cannot be used as it is
     │     ├── SchemaTooNewError      written by a newer neardupd
+    │     ├── StoreDamagedError      a damaged page (SQLite's "malformed")
     │     └── StoreFullError         its disk is full
     ├── ConfigError                  a configuration file or value is wrong
     └── BenchError                   a bench folder (images/ + truth.json) cannot be used or made
@@ -48,6 +49,10 @@ class StoreError(NeardupError):
 
 class SchemaTooNewError(StoreError):
     """The database was written by a newer neardupd than this one."""
+
+
+class StoreDamagedError(StoreError):
+    """The database file is damaged: ``neardupd check`` says where."""
 
 
 class StoreFullError(StoreError):

@@ -98,6 +98,12 @@ class Indexer:
     def close(self) -> None:
         self.analyser.close()
 
+    def __enter__(self) -> Indexer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def reconfigure(self, config: Config) -> None:
         self.config = config
         self.analyser.config = config

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -29,8 +32,26 @@ def data_index(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database with every file of shared/data indexed, built once for the session."""
     db = tmp_path_factory.mktemp("index") / "all.sqlite"
     with open_store(db) as store:
-        Indexer(store, Config(database=db)).scan([data])
+        indexer = Indexer(store, Config(database=db))
+        indexer.scan([data])
+        indexer.close()
     return db
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind():
+    """Fail a test that leaves neardupd threads (hashing, reading) or child processes running."""
+    threads = set(threading.enumerate())
+    children = set(multiprocessing.active_children())
+    yield
+    deadline = time.monotonic() + 2.0
+    while True:
+        left = [t.name for t in threading.enumerate() if t not in threads and t.name.startswith("neardupd-")]
+        left += [p.name for p in multiprocessing.active_children() if p not in children]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, f"left running after the test: {left}"
 
 
 @pytest.fixture

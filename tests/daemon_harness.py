@@ -51,6 +51,7 @@ class DaemonProcess:
         self.messages: list[str] = []
         self.socket_path = str(home / "notify.sock")
         self.socket: socket.socket | None = None
+        self.seen_decoders: set[int] = set()
 
     def write_config(self, roots: list[Path], *, quiet: float = 0.3, workers: int = 2, extra: str = "") -> None:
         root_list = ", ".join(f'"{root}"' for root in roots)
@@ -66,6 +67,7 @@ class DaemonProcess:
             self.socket.settimeout(0.2)
             self._listening = True
             threading.Thread(target=self._listen, daemon=True).start()
+        self.messages.clear()  # a READY=1 of an earlier run must not count for this one
         env = {**os.environ, "NOTIFY_SOCKET": self.socket_path, "WATCHDOG_USEC": "2000000", **self.env}
         env.pop("WATCHDOG_PID", None)
         self.process = subprocess.Popen([sys.executable, "-m", "neardupd.cli", "run", "--config", str(self.config)],
@@ -73,6 +75,7 @@ class DaemonProcess:
                                         stderr=open(self.log, "ab"))  # noqa: SIM115 - kept for the process
         if wait_ready:
             wait_until(lambda: any(m.startswith("READY=1") for m in self.read_messages()), 60, what="READY=1")
+            self.decoders()
         return self
 
     def _listen(self) -> None:
@@ -144,8 +147,33 @@ class DaemonProcess:
         """Process ids of the daemon's decoder processes (its children, bar multiprocessing's helper)."""
         assert self.process is not None
         children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
-        return [int(pid) for pid in children
-                if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
+        found = [int(pid) for pid in children if "spawn_main" in _cmdline(int(pid))]
+        self.seen_decoders.update(found)
+        return found
+
+    def decoders_left(self, within: float = 5.0) -> list[int]:
+        """Decoder processes seen so far that still run ``within`` seconds from now (none should,
+        once the daemon is gone)."""
+        deadline = time.monotonic() + within
+        while True:
+            left = [pid for pid in self.seen_decoders if "spawn_main" in _cmdline(pid) and not _zombie(pid)]
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.1)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True

@@ -291,9 +291,10 @@ def test_systemd_accepts_the_unit(tmp_path):
     assert result.returncode == 0 and not problems, result.stderr
 
 
-def test_a_stopped_daemon_that_missed_a_10000_file_burst_catches_up(daemon, folder):
+def test_a_stopped_daemon_that_missed_a_burst_catches_up(daemon, folder):
     """SIGSTOP: more events than the kernel's inotify queue holds arrive (it overflows); SIGCONT:
-    the daemon notices the overflow, reconciles, and indexes all 10,000 files of 50 new folders."""
+    the daemon notices the overflow, reconciles, and indexes all 1,000 files of 50 new folders.
+    (The 10,000-file burst is timed in benchmarks/daemon_speed.py.)"""
     scratch = folder / ".scratch"  # excluded from indexing, but watched: its events fill the kernel queue
     scratch.mkdir()
     daemon.start()
@@ -304,16 +305,16 @@ def test_a_stopped_daemon_that_missed_a_10000_file_burst_catches_up(daemon, fold
         for number in range(50):
             album = folder / f"album-{number:02d}"
             album.mkdir()
-            for index in range(200):
+            for index in range(20):
                 path = album / f"p{index:03d}.png"
                 distinct_picture(number * 1000 + index, size=48).save(path)
                 expected.add(str(path))
-        for index in range(9000):
+        for index in range(18000):
             (scratch / f"{index}").write_bytes(b"x")
     finally:
         daemon.signal(signal.SIGCONT)
     wait_until(lambda: "overflow" in daemon.log_text(), 60, what="the overflow to be noticed")
-    wait_until(lambda: len(daemon.indexed()) == 10_000, 900, every=2.0, what="10,000 files indexed")
+    wait_until(lambda: len(daemon.indexed()) == 1_000, 300, every=1.0, what="1,000 files indexed")
     assert daemon.indexed() == expected
     assert daemon.running()
 

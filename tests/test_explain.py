@@ -37,7 +37,8 @@ def explained(data, tmp_path_factory):
     cropped_logo.save(folder / "e-crop-logo.jpg", quality=80)
     db = folder / "index.sqlite"
     with open_store(db) as store:
-        Indexer(store, Config(database=db)).scan([folder])
+        with Indexer(store, Config(database=db)) as indexer:
+            indexer.scan([folder])
         rows = store.pairs(float(store.setting("match_threshold")))
         return {(row.a.decode().rsplit("/", 1)[1], row.b.decode().rsplit("/", 1)[1]):
                 {"kind": row.kind, "transform": row.transform, **json.loads(row.details)} for row in rows}

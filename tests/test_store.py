@@ -66,7 +66,7 @@ def test_non_utf8_file_names_are_indexed_and_matched(tmp_path, data):
         out.write((data / "edits/aaa-orig.jpg").read_bytes())
     shutil.copy(data / "edits/high-contrast.jpg", folder / "contrast.jpg")
     store, indexer = _indexer(tmp_path / "index.sqlite")
-    with store:
+    with store, indexer:
         summary = indexer.scan([folder])
         assert summary.counts == {"indexed": 2}
         row = store.connection.execute("SELECT path, path_bytes FROM files WHERE path_bytes = ?", (odd,)).fetchone()
@@ -81,7 +81,7 @@ def test_rescan_after_rename_and_move_decodes_nothing(tmp_path, data):
         shutil.copy(data / "edits" / name, folder / name)
     decoder = CountingDecoder()
     store, indexer = _indexer(tmp_path / "index.sqlite", decoder)
-    with store:
+    with store, indexer:
         indexer.scan([folder])
         assert len(decoder.calls) == 3
         ids_before = {row[0] for row in store.connection.execute("SELECT id FROM files")}
@@ -103,7 +103,7 @@ def test_unchanged_files_are_skipped_and_deleted_files_forgotten(tmp_path, data)
     shutil.copy(data / "edits/sharpen-a-little.jpg", folder / "b.jpg")
     decoder = CountingDecoder()
     store, indexer = _indexer(tmp_path / "index.sqlite", decoder)
-    with store:
+    with store, indexer:
         indexer.scan([folder])
         assert indexer.scan([folder]).counts == {"unchanged": 2}
         (folder / "b.jpg").unlink()
@@ -121,7 +121,7 @@ def test_a_changed_file_is_indexed_again(tmp_path, data):
     target = folder / "a.jpg"
     shutil.copy(data / "edits/aaa-orig.jpg", target)
     store, indexer = _indexer(tmp_path / "index.sqlite")
-    with store:
+    with store, indexer:
         indexer.scan([folder])
         digest_before = store.file_at(os.fsencode(target)).file_digest
         shutil.copy(data / "camera/jolla.jpg", target)
@@ -132,7 +132,7 @@ def test_a_changed_file_is_indexed_again(tmp_path, data):
 
 def test_bad_files_are_recorded_and_the_scan_goes_on(tmp_path, data):
     store, indexer = _indexer(tmp_path / "index.sqlite")
-    with store:
+    with store, indexer:
         summary = indexer.scan([data / "hostile"])
         assert summary.counts["failed"] == 6 and summary.counts["indexed"] == 6
         kinds = dict(store.connection.execute("SELECT path, kind FROM errors").fetchall())
@@ -145,7 +145,7 @@ def test_bad_files_are_recorded_and_the_scan_goes_on(tmp_path, data):
 def test_readers_open_read_only_while_the_writer_holds_the_database(tmp_path, data):
     db = tmp_path / "index.sqlite"
     store, indexer = _indexer(db)
-    with store:
+    with store, indexer:
         indexer.scan([data / "dihedral"])
         reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         assert reader.execute("SELECT count(*) FROM duplicate_pairs").fetchone()[0] == 28

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neardupd.errors import SchemaTooNewError, StoreError, StoreFullError
+from neardupd.errors import SchemaTooNewError, StoreDamagedError, StoreError, StoreFullError
 from neardupd.signature import Box, Picture, Signature, to_signed, to_unsigned
 from neardupd.pairs import Scored
 from neardupd.store.rows import FileRow, PairRow, display_path, iso_time
@@ -70,7 +70,7 @@ def translate(err: sqlite3.Error, path: str) -> StoreError:
     if name.startswith("SQLITE_NOTADB") or "not a database" in text:
         return StoreError(path, "not a neardupd index (not an SQLite database at all); check --db or $NEARDUPD_DB")
     if name.startswith("SQLITE_CORRUPT") or "malformed" in text:
-        return StoreError(path, f"the database is damaged ({text}); `neardupd check` lists what is damaged; "
+        return StoreDamagedError(path, f"the database is damaged ({text}); `neardupd check` lists what is damaged; "
                           "restore a backup, or move it aside to index afresh")
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in text or "unable to open" in text:
         return StoreError(path, f"cannot use the database ({text}); check the permissions of the file and its "
