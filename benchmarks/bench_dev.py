@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from neardupd.bench import Truth, score
+from neardupd.bench.protocol import Truth, score
 
 
 def main(folder: str) -> int:

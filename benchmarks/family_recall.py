@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from neardupd.bench import Truth
+from neardupd.bench.protocol import Truth
 from neardupd.config import MatchSettings
 from neardupd.store import open_store
 

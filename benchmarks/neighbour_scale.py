@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from neardupd.config import MatchSettings
-from neardupd.indexer import OVERLAP_PAIRS, VARIANTS
 from neardupd.neighbours import HammingIndex
+from neardupd.rules import VARIANTS, new_neighbour_index
 from neardupd.signature import WINDOWS
 
 
@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     settings = MatchSettings()
-    index = HammingIndex(VARIANTS, OVERLAP_PAIRS)
+    index = new_neighbour_index()
     print(f"{'pictures':>10} {'ms per new picture':>19} {'us per stored picture':>22} {'est. initial indexing':>22}")
     for size in sorted(args.sizes):
         while len(index) < size:

@@ -23,7 +23,8 @@ from pathlib import Path
 from PIL import Image
 
 from neardupd.config import Config
-from neardupd.indexer import Indexer, walk_images
+from neardupd.files import walk_images
+from neardupd.indexer import Indexer
 from neardupd.store import open_store
 
 

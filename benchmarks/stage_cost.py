@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from neardupd.config import Config
-from neardupd.indexer import Indexer, walk_images
+from neardupd.files import walk_images
+from neardupd.indexer import Indexer
 from neardupd.store import open_store
 
 STAGES = {

@@ -12,12 +12,10 @@ from pathlib import Path
 
 import click
 
-from neardupd import baselines, daemon, health, report
-from neardupd.benchmake import MakeSettings, make_bench
-from neardupd.benchrun import run_bench
-from neardupd.config import DATABASE_ENV, Config, default_database, load_config
-from neardupd.errors import ConfigError, NeardupError
+from neardupd import health, report
 from neardupd.analyse import Analyser
+from neardupd.config import DATABASE_ENV, Config, default_database, load_config
+from neardupd.errors import ConfigError, NeardupError, StoreDamagedError
 from neardupd.indexer import Indexer
 from neardupd.rules import compare
 from neardupd.store import display_path, open_store
@@ -52,6 +50,7 @@ def main(ctx: click.Context, config_file: str | None, verbose: int, debug: bool)
     """
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)  # Pillow's and libraries' warnings as log lines, not raw stderr
     ctx.obj = {"config": load_config(config_file), "config_file": config_file, "debug": debug}
 
 
@@ -166,55 +165,111 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
     ctx.exit(0 if rows else 1)
 
 
-@main.command(name="bench")
-@click.argument("args", nargs=-1, required=True, metavar="BENCH_DIR | make SRC OUT")
-@click.option("--json", "as_json", is_flag=True, help="bench: the figures as one JSON object.")
-@click.option("--no-baselines", is_flag=True, help="bench: score neardupd only (the baselines take a while).")
-@click.option("--keep-db", type=click.Path(dir_okay=False), help="bench: index into this new file and keep it.")
-@click.option("--copies", type=click.IntRange(1, 10), default=MakeSettings.copies, show_default=True,
-              help="make: modified copies per original.")
-@click.option("--distractors", type=click.FloatRange(0, 0.9), default=MakeSettings.distractors, show_default=True,
-              help="make: share of the photos kept without copies.")
-@click.option("--limit", type=click.IntRange(0), default=0, help="make: use at most this many photos.")
-@click.option("--max-side", type=click.IntRange(64), default=MakeSettings.max_side, show_default=True,
-              help="make: longest side of the stored originals, in pixels.")
-@click.option("--seed", type=int, default=MakeSettings.seed, show_default=True, help="make: random seed.")
-@click.pass_context
-def bench_command(ctx: click.Context, args: Sequence[str], as_json: bool, no_baselines: bool, keep_db: str | None,
-                  copies: int, distractors: float, limit: int, max_side: int, seed: int) -> None:
+class BenchGroup(click.Group):
+    """``bench`` with subcommands, where a first word that is none of them is the folder of ``run``:
+    ``neardupd bench BENCH_DIR`` predates the subcommands, and the README and scripts use it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+class MakeDefault:
+    """A default of ``bench make``, read from MakeSettings only when used or shown by --help, so
+    that loading the CLI does not import the bench package (the edit suite, imagehash)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self) -> object:
+        from neardupd.bench.make import MakeSettings
+
+        return getattr(MakeSettings, self.name)
+
+    def __str__(self) -> str:
+        return str(self())
+
+
+@main.group(name="bench", cls=BenchGroup, subcommand_metavar="COMMAND [ARGS]... | BENCH_DIR [OPTIONS]")
+def bench_group() -> None:
     """Measure copy finding on a labelled folder, or make one from your photos.
 
     \b
-    neardupd bench BENCH_DIR
-        index BENCH_DIR/images with the current settings and score it against
-        BENCH_DIR/truth.json (strict and ref R@P99, average precision, recall per
-        transform, candidate recall), next to three baselines: imagehash pHash,
-        50x50 black/white pixels, and blur + matchTemplate.
-    neardupd bench make SRC OUT
-        make such a folder in OUT from the photos under SRC (only read): most
-        become originals with modified copies (neardupd's own edit suite), the
-        rest distractors.
+    A labelled folder holds images/ and truth.json, which says what is a copy
+    of what: `bench make` writes one, `bench run` scores neardupd on it.
+    `neardupd bench BENCH_DIR` is short for `neardupd bench run BENCH_DIR`.
 
     \b
     Example:
         neardupd bench make ~/Pictures/2019 /tmp/mybench --limit 300
-        neardupd bench /tmp/mybench
+        neardupd bench run /tmp/mybench
     """
-    if args[0] == "make":
-        if len(args) != 3:
-            raise click.UsageError("usage: neardupd bench make SRC OUT")
-        settings = MakeSettings(copies=copies, distractors=distractors, seed=seed, max_side=max_side, limit=limit)
-        made = make_bench(args[1], args[2], settings)
-        click.echo(f"{made.folder}: {made.originals} originals, {made.copies} copies, {made.distractors} "
-                   f"distractors ({made.donors} set aside for pasting, {made.skipped} unreadable); "
-                   f"measure with `neardupd bench {made.folder}`")
-        return
-    if len(args) != 1:
-        raise click.UsageError("usage: neardupd bench BENCH_DIR  (or: neardupd bench make SRC OUT)")
+
+
+@bench_group.command(name="run")
+@click.argument("bench_dir", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
+@click.option("--no-baselines", is_flag=True, help="Score neardupd only (the baselines take a while).")
+@click.option("--keep-db", type=click.Path(dir_okay=False), help="Index into this new file and keep it.")
+@click.pass_context
+def bench_run(ctx: click.Context, bench_dir: str, as_json: bool, no_baselines: bool, keep_db: str | None) -> None:
+    """Score neardupd on a labelled folder, next to three baselines.
+
+    \b
+    Indexes BENCH_DIR/images with the current settings into a fresh database
+    and scores the copies found against BENCH_DIR/truth.json: strict and ref
+    R@P99, average precision, recall per transform, candidate recall. The
+    baselines, on every pair: imagehash pHash, 50x50 black/white pixels, and
+    blur + matchTemplate.
+
+    \b
+    Example:
+        neardupd bench run ../shared/bench-dev
+        neardupd bench run /tmp/mybench --json --no-baselines | jq .finders
+    """
+    from neardupd.bench import baselines
+    from neardupd.bench.run import run_bench
+    from neardupd.bench.text import bench_text
+
     config: Config = ctx.obj["config"]
-    result = run_bench(args[0], config, baseline_names=() if no_baselines else baselines.BASELINES,
+    result = run_bench(bench_dir, config, baseline_names=() if no_baselines else baselines.BASELINES,
                        keep_database=keep_db)
-    click.echo(json.dumps(result.as_json()) if as_json else report.bench_text(result))
+    click.echo(json.dumps(result.as_json()) if as_json else bench_text(result))
+
+
+@bench_group.command(name="make")
+@click.argument("src", type=click.Path(exists=True, file_okay=False))
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--copies", type=click.IntRange(1, 10), default=MakeDefault("copies"), show_default=True,
+              help="Modified copies per original.")
+@click.option("--distractors", type=click.FloatRange(0, 0.9), default=MakeDefault("distractors"), show_default=True,
+              help="Share of the photos kept without copies.")
+@click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many photos (0: all).")
+@click.option("--max-side", type=click.IntRange(64), default=MakeDefault("max_side"), show_default=True,
+              help="Longest side of the stored originals, in pixels.")
+@click.option("--seed", type=int, default=MakeDefault("seed"), show_default=True, help="Random seed.")
+def bench_make(src: str, out: str, copies: int, distractors: float, limit: int, max_side: int, seed: int) -> None:
+    """Make a labelled folder OUT from the photos under SRC (only read).
+
+    \b
+    A few photos are set aside to be pasted on as logos; of the others, most
+    become originals with modified copies (neardupd's own edit suite: mild,
+    geometric and overlay edits, and chains of them), the rest distractors
+    without copies. Files get random names; OUT/truth.json says which is which.
+    SRC should hold each photo once.
+
+    \b
+    Example:
+        neardupd bench make ~/Pictures/2019 /tmp/mybench --limit 300 --seed 1
+    """
+    from neardupd.bench.make import MakeSettings, make_bench
+
+    settings = MakeSettings(copies=copies, distractors=distractors, seed=seed, max_side=max_side, limit=limit)
+    made = make_bench(src, out, settings)
+    click.echo(f"{made.folder}: {made.originals} originals, {made.copies} copies, {made.distractors} "
+               f"distractors ({made.donors} set aside for pasting, {made.skipped} unreadable); "
+               f"measure with `neardupd bench run {made.folder}`")
 
 
 @main.command(name="run")
@@ -242,6 +297,8 @@ def run_command(ctx: click.Context, config_file: str | None, roots: tuple[str, .
         extra = tuple(os.path.abspath(root) for root in roots)
         loaded = loaded.replace(daemon=dataclasses.replace(loaded.daemon, roots=loaded.daemon.roots + extra))
         return loaded.replace(database=Path(db)) if db else loaded
+
+    from neardupd import daemon  # only here: the watcher, workers and scheduler are the daemon's alone
 
     ctx.exit(daemon.run(load(config_file), config_file, load))
 
@@ -300,8 +357,11 @@ def check_command(ctx: click.Context, db: str | None, sample: int) -> None:
     config = _config(ctx, db)
     if not config.database.exists():
         raise click.ClickException(f"{config.database}: no index yet")
-    with open_store(config.database, readonly=True) as store:
-        problems, notes = health.check(store, config, sample)
+    try:
+        with open_store(config.database, readonly=True) as store:
+            problems, notes = health.check(store, config, sample)
+    except StoreDamagedError as err:  # so damaged that it does not even open
+        problems, notes = [f"integrity: {err.reason}"], []
     for note in notes:
         click.echo(note)
     for problem in problems:

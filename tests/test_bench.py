@@ -1,9 +1,11 @@
-"""`neardupd bench`: the scoring protocol, the baselines, the edit suite and both commands."""
+"""`neardupd bench`: the scoring protocol, the baselines, the edit suite and both subcommands."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neardupd import baselines, editsuite
-from neardupd.bench import Truth, score, score_matrix
+from neardupd.bench import baselines
+from neardupd.bench.edits import EDITS, apply_edits, family_of
+from neardupd.bench.protocol import Truth, score, score_matrix
 
 # Unrelated photos of shared/data, each once: the sources of a small bench.
 SOURCES = ("camera/jolla.jpg", "camera/HMD_Nokia_8.3_5G.jpg", "camera/iphone_hdr_NO.jpg", "edits/aaa-orig.jpg",
@@ -88,9 +91,9 @@ def test_blur_template_baseline_is_close_to_opencv_at_full_size(data):
 def test_every_edit_changes_the_picture_and_is_repeatable(data):
     photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
     donor = Image.open(data / "camera/jolla.jpg").convert("RGB").reduce(8)
-    for name in editsuite.EDITS:
-        first = editsuite.apply_edits(photo, [name], np.random.default_rng(1), donor)
-        again = editsuite.apply_edits(photo, [name], np.random.default_rng(1), donor)
+    for name in EDITS:
+        first = apply_edits(photo, [name], np.random.default_rng(1), donor)
+        again = apply_edits(photo, [name], np.random.default_rng(1), donor)
         assert first.mode == "RGB" and np.array_equal(np.asarray(first), np.asarray(again)), name
         same_size = first.size == photo.size
         assert not same_size or not np.array_equal(np.asarray(first), np.asarray(photo)), name
@@ -108,8 +111,8 @@ def test_bench_make_writes_a_labelled_folder(made, sources):
             image.load()
         if entry["role"] == "copy":
             edits = entry["transform"].split("+")
-            assert all(edit in editsuite.EDITS for edit in edits)
-            assert entry["families"] == sorted({editsuite.family_of(edit) for edit in edits})
+            assert all(edit in EDITS for edit in edits)
+            assert entry["families"] == sorted({family_of(edit) for edit in edits})
         else:
             assert (sources / entry["source"]).exists()
     assert len({e["source"] for e in truth.values() if e["role"] != "copy"}) == 8  # each photo once
@@ -128,7 +131,7 @@ def test_bench_make_is_repeatable_and_refuses_a_full_folder(made, sources, tmp_p
 
 
 def test_bench_scores_neardupd_and_the_baselines(made, cli):
-    figures = json.loads(cli("bench", str(made), "--json").stdout)
+    figures = json.loads(cli("bench", "run", str(made), "--json").stdout)
     finders = figures["finders"]
     assert set(finders) == {"neardupd", *baselines.BASELINES}
     assert figures["positives"] == 18 and figures["images"] == 26
@@ -137,12 +140,28 @@ def test_bench_scores_neardupd_and_the_baselines(made, cli):
     assert sum(hit for hit, _ in mine["per_transform"].values()) == round(mine["strict_r_at_p99"] * 18)
     for name in baselines.BASELINES:
         assert mine["average_precision"] > finders[name]["average_precision"], name
-    text = cli("bench", str(made), "--no-baselines").stdout
+    text = cli("bench", str(made), "--no-baselines").stdout  # the shorthand for `bench run`
     assert "strict R@P99" in text and "candidate recall" in text and "phash" not in text
 
 
-def test_bench_on_a_folder_without_truth_says_what_is_missing(tmp_path, cli):
+@pytest.mark.parametrize("args", [("run", "{}"), ("{}",), ("--json", "{}")], ids=["run", "shorthand", "option-first"])
+def test_bench_on_a_folder_without_truth_says_what_is_missing(tmp_path, cli, args):
     (tmp_path / "images").mkdir()
-    result = cli("bench", str(tmp_path), check=False)
+    result = cli("bench", *(arg.format(tmp_path) for arg in args), check=False)
     assert result.returncode == 65
     assert "truth.json" in result.stderr and "bench make" in result.stderr
+
+
+def test_bench_help_lists_the_subcommands_and_make_wants_both_folders(tmp_path, cli):
+    text = cli("bench", "--help").stdout
+    assert "run " in text and "make " in text and "short for `neardupd bench run BENCH_DIR`" in text
+    missing = cli("bench", "make", str(tmp_path), check=False)
+    assert missing.returncode == 64 and "Missing argument 'OUT'" in missing.stderr
+
+
+def test_only_the_bench_commands_import_the_bench_package():
+    code = ("import sys, neardupd.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith(('neardupd.bench', 'imagehash'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).parents[1]).stdout
+    assert loaded.strip() == "[]"

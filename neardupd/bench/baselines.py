@@ -1,4 +1,4 @@
-"""The three reference finders ``neardupd bench`` measures next to neardupd, all pairs scored.
+"""The three reference finders ``neardupd bench run`` measures next to neardupd, all pairs scored.
 
 Each takes the pictures as Pillow loads them (no EXIF turn, as the usual scripts do) and
 returns an n x n matrix of scores, higher meaning more alike:

@@ -2,7 +2,7 @@
 
 Like shared/bench-dev: the photos under SRC are shuffled; a few (5 %, at most 20) are set aside
 as the pictures pasted on by the ``logo`` edit; most others become **originals**, each with
-``copies`` modified copies made by :mod:`neardupd.editsuite` (copy 0 one mild or geometric edit,
+``copies`` modified copies made by :mod:`neardupd.bench.edits` (copy 0 one mild or geometric edit,
 copy 1 one overlay or geometric edit, copy 2 a chain of 2-3), the rest **distractors** (no
 copies). SRC should hold each photo once (copies already there would be counted as strangers).
 Files get random names and are saved as JPEG (quality 70-95), PNG or WebP; ``truth.json``
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from neardupd import editsuite
+from neardupd.bench.edits import apply_edits, family_of, pick_edits
 from neardupd.errors import BenchError
-from neardupd.indexer import walk_images
+from neardupd.files import open_regular, walk_images
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,11 @@ def make_bench(source: str | os.PathLike, out: str | os.PathLike, settings: Make
         if role == "original":
             donor = donors[int(rng.integers(0, len(donors)))]
             for number in range(settings.copies):
-                edits = editsuite.pick_edits(number, rng)
-                copy = editsuite.apply_edits(photo, edits, rng, donor)
+                edits = pick_edits(number, rng)
+                copy = apply_edits(photo, edits, rng, donor)
                 truth[_save(copy, images, rng, names)] = {
                     "group": group, "role": "copy", "transform": "+".join(edits),
-                    "families": sorted({editsuite.family_of(edit) for edit in edits})}
+                    "families": sorted({family_of(edit) for edit in edits})}
         if progress:
             progress(group + 1, len(photos))
     (folder / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
@@ -99,12 +99,12 @@ def _donor_count(photos: int) -> int:
 
 
 def _load(path: bytes, max_side: int) -> Image.Image | None:
-    try:
-        with Image.open(path) as image:
+    try:  # open_regular: a FIFO or device under SRC would block the read for ever
+        with open_regular(path) as stream, Image.open(stream) as image:
             image.draft("RGB", (max_side, max_side))
             upright = ImageOps.exif_transpose(image).convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        log.warning("%s: skipped, Pillow cannot read it (%s)", os.fsdecode(path), err)
+        log.warning("%s: skipped, cannot read it as a picture (%s)", os.fsdecode(path), err)
         return None
     if min(upright.size) < 32:
         log.info("%s: skipped, smaller than 32 pixels", os.fsdecode(path))

@@ -6,7 +6,7 @@ score threshold and report the largest recall at which precision is at least 0.9
 all pairs; "ref": pairs of two copies are not compared at all), average precision, and recall per
 transform at the strict threshold (``combo`` for chains of edits).
 
-Pure functions on scores: running the finders is :mod:`neardupd.benchrun`.
+Pure functions on scores: running the finders is :mod:`neardupd.bench.run`.
 
 >>> truth = Truth({"o.jpg": {"group": 1, "role": "original"}, "c.jpg": {"group": 1, "role": "copy",
 ...                "transform": "crop"}, "x.jpg": {"group": 2, "role": "distractor"}})

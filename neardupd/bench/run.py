@@ -1,9 +1,10 @@
-"""``neardupd bench FOLDER``: the whole pipeline, and three baselines, on a labelled folder.
+"""``neardupd bench run FOLDER``: the whole pipeline, and three baselines, on a labelled folder.
 
 The folder holds ``images/`` and ``truth.json`` (the format of shared/bench-dev/README.md, also
 what ``neardupd bench make`` writes). neardupd indexes ``images/`` into a fresh database exactly
 as ``neardupd scan`` does, with the configured settings, and its stored pairs are scored with the
-protocol of :mod:`neardupd.bench`; so are the baselines of :mod:`neardupd.baselines`, in the same run.
+protocol of :mod:`neardupd.bench.protocol`; so are the baselines of :mod:`neardupd.bench.baselines`, in the
+same run.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from neardupd import baselines
-from neardupd.bench import Result, Truth, score, score_matrix
+from neardupd.bench import baselines
+from neardupd.bench.protocol import Result, Truth, score, score_matrix
 from neardupd.config import Config
 from neardupd.errors import BenchError
 from neardupd.indexer import Indexer
@@ -109,7 +110,7 @@ def _run_neardupd(images: Path, truth: Truth, config: Config, keep_database: str
             seconds = time.perf_counter() - started
             id_of = {os.path.basename(os.fsdecode(path)): file_id for file_id, path in store.paths()}
             rows = store.pairs(0.0)
-    pairs = [(os.path.basename(os.fsdecode(row["a"])), os.path.basename(os.fsdecode(row["b"])), float(row["score"]))
+    pairs = [(os.path.basename(os.fsdecode(row.a)), os.path.basename(os.fsdecode(row.b)), float(row.score))
              for row in rows]
     for a, b, _ in pairs:  # exact and same-pixel copies are found by digest, without the neighbour search
         candidates.add(frozenset((id_of[a], id_of[b])))

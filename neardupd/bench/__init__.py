@@ -1,0 +1,11 @@
+"""Measuring copy finding on labelled folders (``images/`` + ``truth.json``).
+
+* :mod:`~neardupd.bench.protocol`: the scoring protocol, pure functions on scores;
+* :mod:`~neardupd.bench.baselines`: the three reference finders scored next to neardupd;
+* :mod:`~neardupd.bench.run`: ``neardupd bench run``, neardupd and the baselines on a labelled folder;
+* :mod:`~neardupd.bench.text`: the table ``neardupd bench run`` prints;
+* :mod:`~neardupd.bench.make`: ``neardupd bench make``, a labelled folder made from the user's photos
+  with the edit suite of :mod:`~neardupd.bench.edits`.
+
+Only the bench commands import this package (it brings imagehash and the edit suite along).
+"""
