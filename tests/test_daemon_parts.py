@@ -9,8 +9,8 @@ import pytest
 
 from neardupd.config import load_config
 from neardupd.errors import ConfigError
-from neardupd.notify import Notifier
 from neardupd.guard import EMPTY, HEALTHY, OTHER_DEVICE, VANISHED, root_health
+from neardupd.notify import Notifier
 from neardupd.watcher import is_network, mount_type
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from neardupd.decode import decode_file
-from neardupd.files import looks_like_image
 from neardupd.errors import DecodeError
+from neardupd.files import looks_like_image
 
 EXPECTED_ERRORS = {
     "hostile/empty.jpg": "empty",

@@ -38,7 +38,7 @@ def _scan(db: Path, *paths: Path, timeout: float = 60, config: Path | None = Non
 def _as_nobody(work: Callable[[], int]) -> subprocess.CompletedProcess:
     """Run ``work`` in a forked child that is user and group nobody (no exec: the interpreter lives
     under /root here, which nobody may not enter); its exit code, stdout and stderr."""
-    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - read after the child ends
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         code = 99
@@ -61,8 +61,9 @@ def _as_nobody(work: Callable[[], int]) -> subprocess.CompletedProcess:
     _, status = os.waitpid(pid, 0)
     out.seek(0)
     err.seek(0)
-    return subprocess.CompletedProcess([], os.waitstatus_to_exitcode(status), out.read().decode(),
-                                       err.read().decode())
+    with out, err:
+        return subprocess.CompletedProcess([], os.waitstatus_to_exitcode(status), out.read().decode(),
+                                           err.read().decode())
 
 
 def _cli_as_nobody(*args: str) -> subprocess.CompletedProcess:

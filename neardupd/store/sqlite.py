@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from neardupd.errors import SchemaTooNewError, StoreDamagedError, StoreError, StoreFullError
-from neardupd.signature import Box, Picture, Signature, to_signed, to_unsigned
 from neardupd.pairs import Scored
+from neardupd.signature import Box, Picture, Signature, to_signed, to_unsigned
 from neardupd.store.rows import FileRow, PairRow, display_path, iso_time
 
 log = logging.getLogger(__name__)
