@@ -20,10 +20,9 @@ DROP TABLE errors;
 ALTER TABLE errors_v3 RENAME TO errors;
 
 -- A file held as missing (files.missing_since set: gone from disk, its removal held by the deletion
--- guard) is not a copy anyone can look at or delete: the reported pairs leave it out. Same columns.
-DROP VIEW duplicate_groups;
+-- guard) is not a copy anyone can look at or delete: the reported pairs leave it out. Same columns;
+-- duplicate_groups reads this view by name, so it follows without being made again.
 DROP VIEW duplicate_pairs;
-
 CREATE VIEW duplicate_pairs AS
 SELECT fa.path AS path_a, fb.path AS path_b, m.score, m.kind, m.transform, m.details,
        m.a AS file_a, m.b AS file_b
@@ -32,20 +31,5 @@ JOIN files AS fa ON fa.id = m.a
 JOIN files AS fb ON fb.id = m.b
 WHERE m.score >= (SELECT CAST(value AS REAL) FROM meta WHERE key = 'match_threshold')
   AND fa.missing_since IS NULL AND fb.missing_since IS NULL;
-
--- Connected components of duplicate_pairs: group_id is the smallest file id in the group.
-CREATE VIEW duplicate_groups AS
-WITH RECURSIVE
-edges (x, y) AS (
-    SELECT file_a, file_b FROM duplicate_pairs
-    UNION SELECT file_b, file_a FROM duplicate_pairs
-),
-reach (start, node) AS (
-    SELECT x, x FROM edges
-    UNION SELECT reach.start, edges.y FROM reach JOIN edges ON edges.x = reach.node
-)
-SELECT MIN(reach.start) AS group_id, reach.node AS file_id, files.path AS path
-FROM reach JOIN files ON files.id = reach.node
-GROUP BY reach.node;
 
 PRAGMA user_version = 3;

@@ -37,10 +37,6 @@ class Analysed:
     picture: Picture
     format: str = ""
 
-    @property
-    def digests(self) -> tuple[bytes, bytes]:
-        return self.file_digest, self.pixel_digest
-
 
 @dataclass(frozen=True)
 class Read:

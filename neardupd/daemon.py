@@ -33,7 +33,6 @@ from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from neardupd import guard
 from neardupd.config import Config
 from neardupd.errors import NeardupError, StoreError, StoreFullError
 from neardupd.health import write_heartbeat
@@ -162,7 +161,7 @@ class Daemon:
         self.notifier.stopping(f"stopping: finishing {busy} file(s)")
         healthy_store = hasattr(self, "store") and self.store.still_in_place()
         if ingest and healthy_store:
-            self._quietly("finish the files being decoded", lambda: self._drain(SHUTDOWN_GRACE))
+            self._quietly("finish the files being decoded", lambda: ingest.finish(self.clock, SHUTDOWN_GRACE))
         steps: list[tuple[str, Callable[[], object]]] = []
         if hasattr(self, "scheduler"):
             steps.append(("stop the scheduler", lambda: self.scheduler.shutdown(wait=False)))
@@ -228,11 +227,7 @@ class Daemon:
         removed = held = 0
         for root in self.roots:
             with self.indexer.writing():
-                verdict = guard.missing_verdict(self.store, root, self.config.daemon, now)
-                for file_id in verdict.back:
-                    self.store.mark_present(file_id)
-                for file_id in verdict.delete:
-                    self.indexer.forget(file_id)
+                verdict = self.indexer.purge_missing(root, now)
             removed, held = removed + len(verdict.delete), held + verdict.held
         self.ingest.counters.removed += removed
         if held and held != self._held_reported:  # said once per change, not at every look
@@ -267,11 +262,6 @@ class Daemon:
             log.info("reconciliation done: %d files on disk, %d queued, %d newly missing",
                      walk.seen, walk.queued, walk.missing)
         return True
-
-    def _drain(self, grace: float) -> None:
-        deadline = time.monotonic() + grace
-        while self.ingest.busy and time.monotonic() < deadline:
-            self.ingest.collect(0.2, self.clock())
 
     # --- health, status, reload ------------------------------------------------------------------
 
@@ -328,8 +318,7 @@ class Daemon:
             self.watcher.stop()
             self.watcher = self._start_watcher()
         self.scheduler.reschedule_job("reconcile", trigger="interval", seconds=fresh.daemon.reconcile_every)
-        self._drain(SHUTDOWN_GRACE)
-        self.ingest.reconfigure(fresh)
+        self.ingest.reconfigure(fresh, self.clock, SHUTDOWN_GRACE)
         log.info("config reloaded from %s", self.config_file)
         self.notifier.ready("config reloaded")
         self.request_walk("config reloaded")

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from neardupd.errors import DecodeError
-from neardupd.files import looks_like_image, open_regular
+from neardupd.files import SNIFF_BYTES, looks_like_image, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def read_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size:
     ``max_decoded_pixels`` refuses what would need more memory than a decoder has (a JPEG counts
     at its reduced size)."""
     _register_heif()
-    check_header(handle.read(16), path)
+    check_header(handle.read(SNIFF_BYTES), path)
     handle.seek(0)
     Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's bomb check reads this; we make its warning an error
     with warnings.catch_warnings():

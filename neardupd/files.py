@@ -4,9 +4,9 @@ The library is read-only to neardupd and only regular files under the roots are 
 
 * :func:`walk_images` yields the paths below a root that are not excluded by name (it says, in
   the log, which folders it cannot enter);
-* :func:`refusal` tells, from ``lstat``/``stat`` alone (nothing is opened), why a path must not be
-  opened: not a regular file (a FIFO, a device, a socket: reading one can block for ever or never
-  end), or a symlink whose target lies outside the roots;
+* :func:`look` tells, from ``lstat``/``stat`` alone (nothing is opened), whether a path may be
+  opened (its ``stat``) or why not: not a regular file (a FIFO, a device, a socket: reading one
+  can block for ever or never end), or a symlink whose target lies outside the roots;
 * :func:`open_regular` opens without blocking (``O_NONBLOCK``), and refuses after ``fstat`` what
   is not a regular file, so a file swapped for a FIFO between the look and the open cannot freeze
   the reader either.
@@ -62,7 +62,7 @@ def has_image_extension(path: bytes) -> bool:
 
 def walk_images(root: bytes, patterns: Iterable[bytes] = EXCLUDED_NAMES) -> Iterator[bytes]:
     """Every path below ``root`` whose name is not excluded, sorted, as bytes. Nothing is opened or
-    stat-ed here (callers ask :func:`refusal`); folders that cannot be read are logged and skipped."""
+    stat-ed here (callers ask :func:`look`); folders that cannot be read are logged and skipped."""
     patterns = tuple(patterns)
     if not os.path.isdir(root):
         if os.path.lexists(root):
@@ -89,9 +89,9 @@ def inside(real: bytes, roots: Sequence[bytes]) -> bool:
     return False
 
 
-def refusal(path: bytes, roots: Sequence[bytes], follow_symlinks: bool = False) -> Refusal | None:
-    """Why ``path`` must not be opened, or None when it is a regular file that may be read. Raises
-    OSError (FileNotFoundError when it is gone) if it cannot even be looked at."""
+def look(path: bytes, roots: Sequence[bytes], follow_symlinks: bool = False) -> Refusal | os.stat_result:
+    """The ``stat`` of ``path`` when it is a regular file that may be read, else why it must not be
+    opened. Raises OSError (FileNotFoundError when it is gone) if it cannot even be looked at."""
     own = os.lstat(path)
     target = os.stat(path) if stat.S_ISLNK(own.st_mode) else own
     if stat.S_ISLNK(own.st_mode) and not follow_symlinks and roots and not inside(os.path.realpath(path), roots):
@@ -100,7 +100,7 @@ def refusal(path: bytes, roots: Sequence[bytes], follow_symlinks: bool = False) 
     if not stat.S_ISREG(target.st_mode):
         return Refusal(NOT_REGULAR, f"not a regular file ({_file_type(target.st_mode)}): never opened",
                        own.st_size, own.st_mtime_ns)
-    return None
+    return target
 
 
 def _file_type(mode: int) -> str:

@@ -94,15 +94,17 @@ class Verdict:
     held: int = 0
 
 
-def missing_verdict(store: Store, root: bytes, settings: DaemonSettings, now: float) -> Verdict:
-    """Judge the root's health afresh (a share unmounted since the last walk holds its rows) and say
-    which of its missing rows may go; call inside a transaction (the root's state is recorded)."""
+def missing_verdict(store: Store, root: bytes, settings: DaemonSettings, now: float,
+                    state: str | None = None) -> Verdict:
+    """Say which of the root's missing rows may go, judging its health afresh unless ``state`` was
+    just judged (a share unmounted since the last walk holds its rows); call inside a transaction
+    (the root's state is recorded)."""
     rows = store.files_under(root)
     missing = [row for row in rows if row.missing_since is not None]
     verdict = Verdict()
     if not missing:
         return verdict
-    if judge_root(store, root, settings, now) != HEALTHY:
+    if (state or judge_root(store, root, settings, now)) != HEALTHY:
         verdict.held = len(missing)
         return verdict
     at_once = too_many_gone(len(missing), len(rows), settings)
@@ -129,6 +131,15 @@ def mark_gone(store: Store, root: bytes, present: Sequence[bytes] | set[bytes], 
             store.mark_missing(row.id, iso_time(now))
             marked += 1
     return marked
+
+
+def forget_gone_paths(store: Store, root: bytes, present: Sequence[bytes] | set[bytes] = ()) -> None:
+    """Forget the pending, failed and quarantined paths below ``root`` that are not in ``present``
+    and not on disk (call inside a transaction)."""
+    for table in ("pending", "errors", "quarantine"):
+        for path in store.paths_under(table, root):
+            if path not in present and not os.path.lexists(path):
+                store.forget_path(table, path)
 
 
 def hold_all(store: Store, root: bytes, now: float) -> int:

@@ -24,7 +24,7 @@ from neardupd.analyse import Analysed, Analyser, Read
 from neardupd.config import Config
 from neardupd.decode import Loaded, read_stream
 from neardupd.errors import DecodeError
-from neardupd.files import Refusal, has_image_extension, may_be_image, refusal, walk_images
+from neardupd.files import Refusal, has_image_extension, look, may_be_image, walk_images
 from neardupd.pairs import Scored
 from neardupd.rules import judge, matchable, new_neighbour_index, variants_of
 from neardupd.store import FileRow, Store
@@ -81,9 +81,10 @@ class Indexer:
     """Indexes files into ``store`` and records their matches."""
 
     def __init__(self, store: Store, config: Config, reader: Callable[..., Loaded] = read_stream,
-                 on_candidates: Callable[[int | None, list[int]], None] | None = None) -> None:
-        """``on_candidates(new_id, stored_ids)`` is told which stored pictures the neighbour search
-        put forward for confirmation (to measure candidate recall apart from confirmation)."""
+                 on_candidates: Callable[[bytes, list[int]], None] | None = None) -> None:
+        """``on_candidates(new_path, stored_ids)`` is told which stored pictures the neighbour search
+        put forward for confirmation of a new picture (to measure candidate recall apart from
+        confirmation; matching runs before the new picture has a row, so it is named by its path)."""
         self.store = store
         self.config = config
         self.on_candidates = on_candidates
@@ -172,16 +173,25 @@ class Indexer:
                 return row
         return None
 
+    def purge_missing(self, root: bytes, now: float, state: str | None = None) -> guard.Verdict:
+        """Delete the missing rows below ``root`` that the deletion guard lets go and mark those whose
+        file is back present (inside :meth:`writing`); ``state``: the root's health if just judged."""
+        verdict = guard.missing_verdict(self.store, root, self.config.daemon, now, state)
+        for file_id in verdict.back:
+            self.store.mark_present(file_id)
+        for file_id in verdict.delete:
+            self.forget(file_id)
+        return verdict
+
     # --- one path ----------------------------------------------------------------------------
 
     def plan(self, path: bytes) -> Outcome | Refusal | Work:
         """What one path needs, from ``stat`` and the store alone (the file is not opened): an
         outcome already (unchanged, failed or quarantined before), a :class:`Refusal` (never to be
         opened), or the :class:`Work` of reading it."""
-        refused = refusal(path, self.roots, self.config.files.follow_symlinks)
-        if refused:
-            return refused
-        stat = os.stat(path)
+        stat = look(path, self.roots, self.config.files.follow_symlinks)
+        if isinstance(stat, Refusal):
+            return stat
         current = (stat.st_size, stat.st_mtime_ns)
         known = self.store.file_at(path)
         if known and (known.size, known.mtime_ns) == current:
@@ -279,7 +289,7 @@ class Indexer:
                                         limit=settings.candidates + 1, keep_within=settings.always_within,
                                         contained=sig.flipped_window_hashes, overlap_radius=settings.overlap_radius)
         if self.on_candidates:
-            self.on_candidates(replacing, [hint.item for hint in hints if hint.item != replacing])
+            self.on_candidates(item.path, [hint.item for hint in hints if hint.item != replacing])
         for hint in hints:
             if hint.item in found or hint.item == replacing:
                 continue
@@ -372,15 +382,8 @@ class Indexer:
                     guard.mark_gone(self.store, root, (), now)
                 else:
                     guard.hold_all(self.store, root, now)
-                verdict = guard.missing_verdict(self.store, root, self.config.daemon, now)
-                for file_id in verdict.back:
-                    self.store.mark_present(file_id)
-                for file_id in verdict.delete:
-                    self.forget(file_id)
-                for table in ("errors", "quarantine"):
-                    for path in self.store.paths_under(table, root):
-                        if not os.path.lexists(path):
-                            self.store.forget_path(table, path)
+                verdict = self.purge_missing(root, now, state)
+                guard.forget_gone_paths(self.store, root)
             deleted += len(verdict.delete)
             held += verdict.held
         return deleted, held

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -42,13 +43,21 @@ class Ingest:
         """Files being decoded now."""
         return len(self._in_flight)
 
-    def reconfigure(self, config: Config) -> None:
-        """New settings; new decoders if theirs changed (the files being decoded finish first)."""
+    def reconfigure(self, config: Config, clock: Callable[[], float], grace: float) -> None:
+        """New settings; new decoders if theirs changed (the files being decoded finish first, for
+        at most ``grace`` seconds; those still unfinished stay pending)."""
         old, self.config = self.config, config
         if (old.daemon, old.decode, old.files) != (config.daemon, config.decode, config.files):
-            self.pool.stop()  # its files go back to waiting (still pending)
+            self.finish(clock, grace)
+            self.pool.stop()
             self._in_flight.clear()
             self.pool = WorkerPool(config)
+
+    def finish(self, clock: Callable[[], float], grace: float) -> None:
+        """Store the results of the files being decoded, waiting at most ``grace`` seconds."""
+        deadline = time.monotonic() + grace
+        while self.busy and time.monotonic() < deadline:
+            self.collect(0.2, clock())
 
     def stop(self) -> None:
         self.pool.stop()
@@ -68,18 +77,17 @@ class Ingest:
 
     def _start(self, row: PendingRow, now: float) -> None:
         try:
-            info = os.stat(row.path)
             step = self.indexer.plan(row.path)
         except OSError:
             with self.indexer.writing():
                 self.store.done(row.path)
             return
-        if (info.st_size, info.st_mtime_ns) != (row.size, row.mtime_ns):  # still being written
-            with self.indexer.writing():
-                self.store.queue(row.path, info.st_size, info.st_mtime_ns, now + self.config.daemon.quiet_period)
-            return
         if not isinstance(step, Work):
             self._settled(row.path, step)
+            return
+        if (step.size, step.mtime_ns) != (row.size, row.mtime_ns):  # still being written
+            with self.indexer.writing():
+                self.store.queue(row.path, step.size, step.mtime_ns, now + self.config.daemon.quiet_period)
             return
         known = self._digests.pop(row.path, None)
         if known and known[:2] == (step.size, step.mtime_ns):

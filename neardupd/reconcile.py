@@ -16,8 +16,8 @@ from collections.abc import Iterator, Sequence
 
 from neardupd import guard
 from neardupd.config import Config
-from neardupd.files import refusal, walk_images
-from neardupd.indexer import Indexer
+from neardupd.files import Refusal, look, walk_images
+from neardupd.indexer import Indexer, Work
 from neardupd.store import Store, iso_time
 from neardupd.watcher import Change, ChangeKind
 
@@ -25,24 +25,18 @@ log = logging.getLogger(__name__)
 
 
 def queue(indexer: Indexer, path: bytes, quiet_period: float, now: float) -> bool:
-    """Queue ``path`` unless the store already knows it as it is (indexed, failed or quarantined);
-    record it instead if it must never be opened. A file modified within the quiet period waits
-    for it, an older one is due at once. True when it was queued. (Inside ``indexer.writing()``.)"""
-    store = indexer.store
-    refused = refusal(path, indexer.roots, indexer.config.files.follow_symlinks)
-    if refused:
-        indexer.refuse(path, refused)
+    """Queue ``path`` when :meth:`Indexer.plan` says it needs work (not indexed, failed or
+    quarantined as it is); record it instead if it must never be opened. A file modified within the
+    quiet period waits for it, an older one is due at once. True when it was queued. (Inside
+    ``indexer.writing()``.)"""
+    step = indexer.plan(path)
+    if isinstance(step, Refusal):
+        indexer.refuse(path, step)
+    if not isinstance(step, Work):
         return False
-    info = os.stat(path)
-    current = (info.st_size, info.st_mtime_ns)
-    known = store.file_at(path)
-    if known and (known.size, known.mtime_ns) == current:
-        return False
-    failed = store.error_at(path)
-    if (failed and failed[:2] == current) or store.quarantined_at(path) == current:
-        return False
-    modified = info.st_mtime_ns / 1e9
-    store.queue(path, info.st_size, info.st_mtime_ns, now if now - modified >= quiet_period else now + quiet_period)
+    modified = step.mtime_ns / 1e9
+    indexer.store.queue(path, step.size, step.mtime_ns,
+                        now if now - modified >= quiet_period else now + quiet_period)
     return True
 
 
@@ -82,10 +76,7 @@ class Walk:
                 self._look_at(path, known, present)
                 yield True
             self.missing += guard.mark_gone(self.store, root, present, self._now)
-            for table in ("pending", "errors", "quarantine"):
-                for path in self.store.paths_under(table, root):
-                    if path not in present and not os.path.lexists(path):
-                        self.store.forget_path(table, path)
+            guard.forget_gone_paths(self.store, root, present)
             yield True
 
     def _look_at(self, path: bytes, known: dict, present: set[bytes]) -> None:
@@ -166,11 +157,10 @@ class Changes:
         known = self.store.file_at(source)
         self.store.forget_path("pending", source)
         try:
-            info = os.stat(dest)
+            info = look(dest, self.indexer.roots, self.config.files.follow_symlinks)
         except OSError:
             info = None
-        if known and info is not None and known.size == info.st_size and not refusal(
-                dest, self.indexer.roots, self.config.files.follow_symlinks):
+        if known and isinstance(info, os.stat_result) and known.size == info.st_size:
             replaced = self.store.file_at(dest)
             if replaced and replaced.id != known.id:
                 self.indexer.forget(replaced.id)

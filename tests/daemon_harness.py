@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -27,6 +28,15 @@ def wait_until(predicate: Callable[[], object], timeout: float = 60.0, every: fl
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
+
+
+def mount_tmpfs(path: Path, size: str | None = None) -> bool:
+    """Mount a fresh tmpfs on ``path`` (of ``size``, e.g. "600k"); False where mounting is not allowed."""
+    if shutil.which("mount") is None:
+        return False
+    options = ["-o", f"size={size}"] if size else []
+    return subprocess.run(["mount", "-t", "tmpfs", *options, "neardupd-test", str(path)],
+                          capture_output=True).returncode == 0
 
 
 def distinct_picture(seed: int, size: int = 96) -> Image.Image:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from daemon_harness import REPO, DaemonProcess, distinct_picture, wait_until
+from daemon_harness import REPO, DaemonProcess, distinct_picture, mount_tmpfs, wait_until
 
 
 @pytest.fixture
@@ -334,16 +334,11 @@ def _held(daemon: DaemonProcess) -> int:
     return daemon.query("SELECT count(*) FROM files WHERE missing_since IS NOT NULL")[0][0]
 
 
-def _mount_tmpfs(path: Path) -> bool:
-    result = subprocess.run(["mount", "-t", "tmpfs", "neardupd-test", str(path)], capture_output=True)
-    return result.returncode == 0
-
-
 def test_an_unmounted_share_keeps_its_rows_and_a_remounted_one_is_watched_again(tmp_path, folder):
     """A real mount: the watch on an unmounted share sees nothing more, so the daemon notices the
     root became another folder, holds the rows (past the grace period), and watches the share again
     when it comes back: its files are present again undecoded and a new one is indexed at once."""
-    if shutil.which("mount") is None or not _mount_tmpfs(folder):
+    if not mount_tmpfs(folder):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     state = tmp_path / "state"
     state.mkdir()
@@ -360,7 +355,7 @@ def test_an_unmounted_share_keeps_its_rows_and_a_remounted_one_is_watched_again(
         assert daemon.query("SELECT state FROM roots") == [("empty",)]
         time.sleep(6.0)  # three grace periods with the share away
         assert daemon.query("SELECT count(*) FROM files") == [(5,)]
-        assert _mount_tmpfs(folder)
+        assert mount_tmpfs(folder)
         shutil.copytree(saved, folder, dirs_exist_ok=True)
         distinct_picture(99).save(folder / "new.png")
         wait_until(lambda: len(daemon.indexed()) == 6, 30, what="the remounted share's files")

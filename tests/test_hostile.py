@@ -17,13 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from daemon_harness import REPO, DaemonProcess, distinct_picture, wait_until
+from daemon_harness import REPO, DaemonProcess, distinct_picture, mount_tmpfs, wait_until
 
 from neardupd import cli
 from neardupd.config import Config, DaemonSettings
 from neardupd.guard import missing_verdict, too_many_gone
 from neardupd.indexer import Indexer
-from neardupd.store import iso_time, open_store
+from neardupd.store import open_store
 
 IS_ROOT = os.geteuid() == 0
 NOBODY = 65534
@@ -80,13 +80,6 @@ def _indexed(db: Path) -> set[str]:
         return {os.path.basename(path) for (path,) in connection.execute("SELECT path FROM files")}
 
 
-def _mount_tmpfs(path: Path, size: str = "4m") -> bool:
-    if shutil.which("mount") is None:
-        return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "neardupd-test", str(path)],
-                          capture_output=True).returncode == 0
-
-
 # --- 1, 3, 10: only regular files under the roots are opened, the header is read before the hash ---
 
 
@@ -120,9 +113,19 @@ def test_a_50_gb_sparse_file_named_jpg_is_refused_by_its_header_not_hashed(tmp_p
         handle.write(b"not an image header")
         handle.truncate(50 * 1024**3)
     db = tmp_path / "index.sqlite"
-    result = _scan(db, root, timeout=30)  # hashing 50 GB took 107 s before
-    assert result.returncode == 0, result.stderr
+    with open_store(db) as store, Indexer(store, Config(database=db)) as indexer:
+        before = _bytes_read()
+        summary = indexer.scan([root])
+        read = _bytes_read() - before
+    assert summary.counts == {"failed": 1}
     assert _errors(db) == {"huge.jpg": "unsupported"}
+    assert read < 16 * 1024**2, read  # its header and the database, not 50 GB (hashed whole before)
+
+
+def _bytes_read() -> int:
+    """Bytes this process (all its threads) has read so far."""
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(fields["rchar"])
 
 
 def test_a_fifo_moved_into_a_watched_root_freezes_nothing(tmp_path):
@@ -176,7 +179,7 @@ def test_the_daemon_does_not_follow_a_symlink_out_of_its_root(tmp_path):
 def test_a_full_database_disk_is_one_line_and_a_prompt_exit(tmp_path):
     disk = tmp_path / "small-disk"
     disk.mkdir()
-    if not IS_ROOT or not _mount_tmpfs(disk, "600k"):
+    if not IS_ROOT or not mount_tmpfs(disk, "600k"):
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     root = tmp_path / "photos"
     root.mkdir()
@@ -350,7 +353,7 @@ def test_a_read_only_copy_of_a_wal_database_without_its_shm_is_one_line(tmp_path
 def test_scan_holds_the_rows_of_an_emptied_mount_point(tmp_path, cli):
     root = tmp_path / "share"
     root.mkdir()
-    mounted = IS_ROOT and _mount_tmpfs(root)
+    mounted = IS_ROOT and mount_tmpfs(root, "4m")
     try:
         for seed in range(3):
             distinct_picture(seed).save(root / f"p{seed}.png")
@@ -370,17 +373,16 @@ def test_scan_holds_the_rows_of_an_emptied_mount_point(tmp_path, cli):
             subprocess.run(["umount", "-l", str(root)], capture_output=True)
 
 
-def test_a_deleted_photo_in_a_small_folder_goes_at_once_and_leaves_dupes(tmp_path, cli):
-    root = tmp_path / "photos"
-    root.mkdir()
+def test_a_deleted_photo_in_a_small_folder_goes_at_once_and_leaves_dupes(daemon_in, cli):
+    daemon, root = daemon_in
     picture = distinct_picture(3)
     for name in ("a.png", "b.png", "c.png"):
         picture.save(root / name)  # three exact copies
-    db = tmp_path / "index.sqlite"
-    cli("scan", "--db", str(db), str(root))
-    (root / "c.png").unlink()
-    assert "1 removed" in cli("scan", "--db", str(db), str(root)).stdout
-    assert "c.png" not in cli("dupes", "--db", str(db)).stdout
+    wait_until(lambda: len(daemon.indexed()) == 3 and daemon.idle(), 30, what="three copies indexed")
+    (root / "c.png").unlink()  # one of three: a third of the folder, but no accident (held for an hour before)
+    wait_until(lambda: daemon.query("SELECT count(*) FROM files") == [(2,)], 15, what="its row deleted")
+    listed = cli("dupes", "--db", str(daemon.database)).stdout
+    assert "a.png" in listed and "c.png" not in listed
 
 
 def test_the_guard_holds_many_files_gone_at_once_until_the_grace_period_passes(tmp_path):
@@ -405,7 +407,6 @@ def test_the_guard_holds_many_files_gone_at_once_until_the_grace_period_passes(t
             verdict = missing_verdict(store, os.fsencode(root), settings, start + 10 + 3601)
         assert len(verdict.delete) == 25 and verdict.held == 0
         assert indexer.scan([root], now=start + 10 + 3601).removed == 25
-    assert iso_time(0).startswith("1970")
 
 
 # --- 9, 11: limits that fit; the SQLite of Debian 12 ---
@@ -467,8 +468,6 @@ def test_sigterm_with_files_in_flight_exits_promptly(daemon_in):
     for seed in range(60):
         distinct_picture(seed).save(root / f"p{seed:03d}.png")
     time.sleep(0.8)
-    started = time.monotonic()
     daemon.signal(signal.SIGTERM)
-    assert daemon.process.wait(25) == 0
-    assert time.monotonic() - started < 22
+    assert daemon.process.wait(25) == 0  # a hang guard; how long stopping takes is not measured here
     assert daemon.decoders_left() == []

@@ -98,18 +98,21 @@ def _run_neardupd(images: Path, truth: Truth, config: Config, keep_database: str
         database = Path(keep_database) if keep_database else Path(tmp) / "bench.sqlite"
         if database.exists():
             raise BenchError(database, "the database to keep already exists; give a new file name")
-        candidates: set[frozenset[int]] = set()
+        proposed: list[tuple[bytes, list[int]]] = []
 
-        def seen(new: int | None, stored: list[int]) -> None:
-            candidates.update(frozenset((new, other)) for other in stored)
+        def seen(new: bytes, stored: list[int]) -> None:
+            proposed.append((new, stored))
 
-        with open_store(database) as store:
-            indexer = Indexer(store, config.replace(database=database), on_candidates=seen)
+        with open_store(database) as store, \
+                Indexer(store, config.replace(database=database), on_candidates=seen) as indexer:
             started = time.perf_counter()
             indexer.scan([images], progress=progress)
             seconds = time.perf_counter() - started
-            id_of = {os.path.basename(os.fsdecode(path)): file_id for file_id, path in store.paths()}
+            paths = store.paths()
             rows = store.pairs(0.0)
+    id_of = {os.path.basename(os.fsdecode(path)): file_id for file_id, path in paths}
+    id_at = {path: file_id for file_id, path in paths}
+    candidates = {frozenset((id_at[new], other)) for new, stored in proposed if new in id_at for other in stored}
     pairs = [(os.path.basename(os.fsdecode(row.a)), os.path.basename(os.fsdecode(row.b)), float(row.score))
              for row in rows]
     for a, b, _ in pairs:  # exact and same-pixel copies are found by digest, without the neighbour search

@@ -282,9 +282,6 @@ class SqliteIndex:
         row = self._one("SELECT size, mtime_ns, kind FROM errors WHERE path_bytes = ?", (path,))
         return (row[0], row[1], row[2]) if row else None
 
-    def error_paths(self) -> list[bytes]:
-        return [row[0] for row in self._all("SELECT path_bytes FROM errors")]
-
     def failures(self) -> list[tuple[bytes, str, str]]:
         """(path, kind, message) of every file that could not be indexed."""
         return [(row[0], row[1], row[2]) for row in self._all(

@@ -141,9 +141,10 @@ def open_store(path: str | os.PathLike[str], *, readonly: bool = False) -> Store
         if readonly:
             migrations = load_migrations()
             store.refuse_newer(migrations[-1][0] if migrations else 0)
-            if store.version == 0:
+            version = store.version
+            if version == 0:
                 raise StoreError(path, "not a neardupd index (no schema in it); check --db or $NEARDUPD_DB")
-            if store.version < _OLDEST_READABLE:
+            if version < _OLDEST_READABLE:
                 raise StoreError(path, f"schema version {store.version} is too old to read; run `neardupd scan` "
                                  "or the daemon on it once to upgrade it")
         else:
