@@ -171,6 +171,7 @@ def _not_images(files: set[str]) -> set[str]:
     return {f for f in files if not _may_be_image(os.fsencode(f))}
 
 
+@pytest.mark.slow
 def test_readers_in_other_processes_never_see_an_error(daemon, folder):
     daemon.start()
     reader = subprocess.Popen([sys.executable, "-c", READER, str(daemon.database), "12"], stdout=subprocess.PIPE,
@@ -206,6 +207,7 @@ print(reads, errors)
 """
 
 
+@pytest.mark.slow
 def test_kill_9_during_ingest_always_recovers(tmp_path, folder):
     state = tmp_path / "state"
     state.mkdir()
@@ -291,6 +293,7 @@ def test_systemd_accepts_the_unit(tmp_path):
     assert result.returncode == 0 and not problems, result.stderr
 
 
+@pytest.mark.slow
 def test_a_stopped_daemon_that_missed_a_burst_catches_up(daemon, folder):
     """SIGSTOP: more events than the kernel's inotify queue holds arrive (it overflows); SIGCONT:
     the daemon notices the overflow, reconciles, and indexes all 1,000 files of 50 new folders.
@@ -334,6 +337,7 @@ def _held(daemon: DaemonProcess) -> int:
     return daemon.query("SELECT count(*) FROM files WHERE missing_since IS NOT NULL")[0][0]
 
 
+@pytest.mark.slow
 def test_an_unmounted_share_keeps_its_rows_and_a_remounted_one_is_watched_again(tmp_path, folder):
     """A real mount: the watch on an unmounted share sees nothing more, so the daemon notices the
     root became another folder, holds the rows (past the grace period), and watches the share again
@@ -367,6 +371,7 @@ def test_an_unmounted_share_keeps_its_rows_and_a_remounted_one_is_watched_again(
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_a_root_on_another_device_is_held_then_accepted_after_the_grace_period(tmp_path):
     """The root's path leads to another file system (a symlink swapped, as a disk replaced): the old
     rows are held while the root's new files are indexed; after the grace period there, the new
@@ -421,6 +426,7 @@ def test_a_reload_that_changes_the_decoders_mid_ingest_loses_nothing(daemon, fol
     assert daemon.running()
 
 
+@pytest.mark.slow
 def test_a_polled_root_sees_new_moved_and_deleted_files(tmp_path, folder):
     """Forced polling (as for a network share): watchdog's polling observer, no inotify."""
     state = tmp_path / "state"
