@@ -15,9 +15,10 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from neardupd import signature
+from neardupd import features, signature
 from neardupd.config import Config, decoded_pixel_limit
 from neardupd.decode import Loaded, check_header, normalise, read_stream
+from neardupd.features import EMPTY, Features
 from neardupd.files import SNIFF_BYTES, open_regular
 from neardupd.signature import Picture, Signature
 
@@ -36,6 +37,13 @@ class Analysed:
     signature: Signature
     picture: Picture
     format: str = ""
+    mirrored: Features = EMPTY
+    """Local features of the content's mirror image: only searched with, never stored (a mirrored
+    copy is found from whichever of the two pictures comes second)."""
+
+    @property
+    def features(self) -> Features:
+        return self.picture.features or EMPTY
 
 
 @dataclass(frozen=True)
@@ -95,10 +103,12 @@ class Analyser:
 
     def sign(self, read: Read) -> Analysed:
         """Every signature of a file read by :meth:`read`."""
-        decoded = normalise(read.loaded, self.config.decode.work_size)
+        decoded = normalise(read.loaded, self.config.decode.work_size, features.SIDE)
         sig = signature.compute(decoded.pixels)
-        picture = Picture.from_signature(sig, decoded.width, decoded.height, read.size)
-        return Analysed(read.path, read.digest, decoded.pixel_digest, sig, picture, decoded.format)
+        view = features.feature_view(signature.crop(decoded.detail, sig.content_box))  # type: ignore[arg-type]
+        plain, mirrored = features.extract_both(view)
+        picture = Picture.from_signature(sig, decoded.width, decoded.height, read.size, plain)
+        return Analysed(read.path, read.digest, decoded.pixel_digest, sig, picture, decoded.format, mirrored)
 
     @staticmethod
     def digest(path: bytes) -> bytes:

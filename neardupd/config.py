@@ -64,6 +64,22 @@ class MatchSettings:
     """Flatter pictures (grey-level std. dev. of the thumb) only match exactly or by pixels."""
     min_side: int = 16
     """Smaller pictures (in pixels) only match exactly or by pixels."""
+    min_inliers: int = 20
+    """Keypoint pairs a fitted homography needs before its alignment counts (strangers: 0-15)."""
+    min_agreement: float = 0.5
+    """Share of aligned photo cells that must agree; an alignment agreeing less is a shared frame,
+    caption or background, and vetoes the thumbs' score."""
+    textured_keypoints: int = 128
+    """Two pictures with this many keypoints each that no homography aligns are different photos:
+    their thumbs' score is capped at ``unaligned_cap``."""
+    unaligned_cap: float = 0.6
+    min_aligned: float = 0.5
+    """Blurred thumbs compared where the keypoints aligned them must correlate this well (two photos
+    under the same big text share keypoints, not pictures)."""
+    feature_candidates: int = 6
+    """Stored pictures sharing the most keypoints with a new one that are confirmed too."""
+    min_votes: int = 4
+    """New keypoints that must meet one of a stored picture's for it to be a candidate."""
 
 
 @dataclass(frozen=True)

@@ -376,3 +376,20 @@ def _likely_original(a: Picture, b: Picture, borders_a: list[float] | None,
     if pixels_a != pixels_b:
         return "a" if pixels_a > pixels_b else "b"
     return "a" if a.size >= b.size else "b"
+
+
+def confirm_aligned(thumb_a: np.ndarray, thumb_b: np.ndarray, b_from_a: np.ndarray, *, grid: int = 8,
+                    keep: float = 0.75, texture: float = 2.0, min_blocks: int = 4) -> float:
+    """Trimmed mean of blockwise correlations between A's thumb and B's thumb warped into A's
+    frame by ``b_from_a`` (3x3, A's thumb pixels to B's), over the blocks B covers wholly; 0 when
+    B covers fewer than ``min_blocks`` blocks with texture."""
+    size = (thumb_a.shape[1], thumb_a.shape[0])
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpPerspective(thumb_b.astype(np.float32), b_from_a, size, flags=flags,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    covered = cv2.warpPerspective(np.ones(thumb_b.shape, np.float32), b_from_a, size, flags=flags,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    blocks, informative = _block_correlations(_detail(thumb_a), _prepare(warped, DETAIL_SIGMA)[None], grid, texture)
+    whole = _block_matrix(thumb_a.shape[0], grid) @ covered @ _block_matrix(thumb_a.shape[0], grid).T
+    usable = informative & (whole >= 0.99 * (thumb_a.shape[0] // grid) ** 2)[None]
+    return float(np.clip(_trimmed_means(blocks, usable, keep, min_blocks)[0], 0.0, 1.0))

@@ -38,6 +38,8 @@ class Decoded:
     height: int
     format: str
     pixel_digest: bytes
+    detail: np.ndarray | None = None
+    """Upright grayscale at most ``detail_size`` on its long side (local features), if asked for."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -105,15 +107,17 @@ def read_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size:
     return Loaded(image, width, height)
 
 
-def normalise(loaded: Loaded, work_size: int = 256) -> Decoded:
+def normalise(loaded: Loaded, work_size: int = 256, detail_size: int = 0) -> Decoded:
     """The second half of :func:`decode_stream`: a loaded picture turned upright (EXIF),
-    converted to RGB, hashed and shrunk to ``work_size``."""
+    converted to RGB, hashed and shrunk to ``work_size`` (and, with ``detail_size``, to a
+    grayscale that size for local features, from the same decoded pixels)."""
     image, width, height = loaded.image, loaded.width, loaded.height
     orientation = _orientation(image)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     rgb = np.asarray(to_rgb(_upright(image, orientation)))
-    return Decoded(_shrink(rgb, work_size), width, height, str(image.format), _pixel_digest(rgb))
+    detail = cv2.cvtColor(_shrink(rgb, detail_size), cv2.COLOR_RGB2GRAY) if detail_size else None
+    return Decoded(_shrink(rgb, work_size), width, height, str(image.format), _pixel_digest(rgb), detail)
 
 
 def check_header(head: bytes, path: str | bytes | os.PathLike) -> None:

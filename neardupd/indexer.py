@@ -19,11 +19,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
+import numpy as np
+
 from neardupd import guard
 from neardupd.analyse import Analysed, Analyser, Read
 from neardupd.config import Config
 from neardupd.decode import Loaded, read_stream
+from neardupd.descriptor_index import DescriptorIndex
 from neardupd.errors import DecodeError
+from neardupd.neighbours import Neighbour
 from neardupd.files import Refusal, has_image_extension, look, may_be_image, walk_images
 from neardupd.pairs import Scored
 from neardupd.rules import judge, matchable, new_neighbour_index, variants_of
@@ -94,7 +98,10 @@ class Indexer:
         self.neighbours = new_neighbour_index()
         for file_id, content, variants in store.index_hashes():
             self.neighbours.add(file_id, content, variants)
-        self._staged: list[tuple[int, tuple[int, ...] | None, int]] | None = None
+        self.keypoints = DescriptorIndex()
+        for file_id, descriptors in store.index_features():
+            self.keypoints.add(file_id, descriptors)
+        self._staged: list[tuple[int, tuple[int, ...] | None, int, np.ndarray | None]] | None = None
 
     def close(self) -> None:
         self.analyser.close()
@@ -118,18 +125,22 @@ class Indexer:
         try:
             with self.store.transaction():
                 yield
-            for file_id, variants, content in self._staged:
+            for file_id, variants, content, descriptors in self._staged:
                 if variants is None:
                     self.neighbours.remove(file_id)
+                    self.keypoints.remove(file_id)
                 else:
                     self.neighbours.add(file_id, content, variants)
+                    if descriptors is not None:
+                        self.keypoints.add(file_id, descriptors)
         finally:
             self._staged = None
 
-    def _stage(self, file_id: int, content: int = 0, variants: tuple[int, ...] | None = None) -> None:
+    def _stage(self, file_id: int, content: int = 0, variants: tuple[int, ...] | None = None,
+               descriptors: np.ndarray | None = None) -> None:
         if self._staged is None:
             raise RuntimeError("index writes belong inside Indexer.writing()")
-        self._staged.append((file_id, variants, content))
+        self._staged.append((file_id, variants, content, descriptors))
 
     def add(self, work: Work, item: Analysed, matches: Iterable[Scored]) -> int:
         """Store an analysed file and its matches (found by :meth:`match` before the transaction)."""
@@ -137,11 +148,12 @@ class Indexer:
             self.forget(work.known_id)
         sig, picture = item.signature, item.picture
         file_id = self.store.add_file(work.path, work.size, work.mtime_ns, item.file_digest, item.pixel_digest,
-                                      item.format, picture.width, picture.height, sig)
+                                      item.format, picture.width, picture.height, sig, picture.features)
         for found in matches:
             if found.other is not None and found.other != work.known_id:
                 self.store.add_match(found.other, file_id, found)
-        self._stage(file_id, sig.content_hashes[0], variants_of(sig))
+        self._stage(file_id, sig.content_hashes[0], variants_of(sig),
+                    picture.features.descriptors if picture.features is not None else None)
         return file_id
 
     def add_error(self, work: Work, kind: str, reason: str) -> None:
@@ -195,7 +207,10 @@ class Indexer:
         current = (stat.st_size, stat.st_mtime_ns)
         known = self.store.file_at(path)
         if known and (known.size, known.mtime_ns) == current:
-            return Outcome.UNCHANGED
+            if self.store.has_features(known.id):
+                return Outcome.UNCHANGED
+            # indexed before schema 4: decoded once more for its local features
+            return Work(path, stat.st_size, stat.st_mtime_ns, known.id, sniff=False, check_move=False)
         failed = self.store.error_at(path)
         if failed and failed[:2] == current:
             return Outcome.FAILED
@@ -288,14 +303,21 @@ class Indexer:
         hints = self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=settings.radius,
                                         limit=settings.candidates + 1, keep_within=settings.always_within,
                                         contained=sig.flipped_window_hashes, overlap_radius=settings.overlap_radius)
+        hinted: dict[int, Neighbour | None] = {hint.item: hint for hint in hints}
+        sharing = {other for other, _ in self.keypoints.search(
+            np.concatenate([item.features.descriptors, item.mirrored.descriptors]),
+            min_votes=settings.min_votes, limit=settings.feature_candidates)}
+        for other in sharing:
+            hinted.setdefault(other, None)
         if self.on_candidates:
-            self.on_candidates(item.path, [hint.item for hint in hints if hint.item != replacing])
-        for hint in hints:
-            if hint.item in found or hint.item == replacing:
+            self.on_candidates(item.path, [other for other in hinted if other != replacing])
+        for other, hint in hinted.items():
+            if other in found or other == replacing:
                 continue
-            judged = judge(self.store.picture(hint.item), item.picture, self.config, hint)
+            judged = judge(self.store.picture(other), item.picture, self.config, hint, item.mirrored,
+                           shares_keypoints=other in sharing)
             if judged and judged.score >= settings.floor:
-                found[hint.item] = judged.of(hint.item)
+                found[other] = judged.of(other)
 
     def _vanished_of_size(self, size: int) -> bool:
         """Whether an indexed file of this size is gone from its path (this one may be it, moved)."""

@@ -5,12 +5,15 @@ No store and no files: pictures and signatures in, a :class:`~neardupd.pairs.Sco
 
 from __future__ import annotations
 
-from neardupd import confirm
+import numpy as np
+
+from neardupd import confirm, geometry
 from neardupd.analyse import Analysed
-from neardupd.config import Config
+from neardupd.config import Config, MatchSettings
+from neardupd.features import Features
 from neardupd.neighbours import CONTAINS, OVERLAP, WITHIN, HammingIndex, Neighbour
 from neardupd.pairs import Scored
-from neardupd.signature import ROTATIONS, WINDOWS, Picture, Signature
+from neardupd.signature import ROTATIONS, WINDOWS, Box, Picture, Signature
 
 VARIANTS = len(WINDOWS) + len(ROTATIONS)
 OVERLAP_PAIRS = (((0, len(WINDOWS)), (0, len(WINDOWS))),
@@ -38,15 +41,102 @@ def matchable(picture: Picture, config: Config) -> bool:
     return picture.contrast >= settings.min_contrast and min(picture.width, picture.height) >= settings.min_side
 
 
-def judge(a: Picture, b: Picture, config: Config, hint: Neighbour | None = None) -> Scored | None:
+def judge(a: Picture, b: Picture, config: Config, hint: Neighbour | None = None,
+          b_mirrored: Features | None = None, *, shares_keypoints: bool = True) -> Scored | None:
     """Confirm and explain a pair of pictures, A stored and B new, guided by the neighbour
-    search's ``hint``; None if either is too flat or small."""
+    search's ``hint``; None if either is too flat or small.
+
+    Two checks, each good where the other is blind: template matching of the blurred thumbs
+    (mild edits, blur, heavy JPEG, tiny copies: where keypoints fail) and local features with a
+    fitted homography (a photo anywhere in another picture, turned, in perspective, mirrored).
+    The keypoints also veto: when they align the pictures but their photos disagree, the pair
+    shares a frame, not a photo, however alike the thumbs are. A pair the keypoint search did not
+    propose (``shares_keypoints`` False) is aligned only if its thumbs are alike enough to report
+    (to be vetoed if they share only a frame)."""
     if not (matchable(a, config) and matchable(b, config)):
         return None
     variant_a, variant_b = _hinted_variants(hint)
-    result = confirm.confirm_pictures(a, b, variant_a, variant_b)
-    kind, details = confirm.explain(a, b, result)
-    return Scored(result.score, kind, result.transform_name, details)
+    thumbs = confirm.confirm_pictures(a, b, variant_a, variant_b)
+    alignment = None
+    if a.features is not None and b.features is not None and (shares_keypoints or thumbs.score >= config.match.threshold):
+        alignment = geometry.align(a.features, b.features, b_mirrored)
+    return verdict(a, b, thumbs, alignment, config.match)
+
+
+def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geometry.Alignment | None,
+            settings: MatchSettings) -> Scored:
+    """One score and explanation from the thumbs' comparison and the keypoints' alignment."""
+    part_differs = confirm.differing_region(thumbs.block_scores, DIFFER_BELOW) is not None
+    if alignment is None or alignment.inliers < settings.min_inliers:
+        score = thumbs.score
+        if part_differs and _both_textured(a, b, settings):
+            # a part of the pictures differs, and with plenty of keypoints on both photos not one
+            # alignment: the photos differ (what agrees is a frame around them)
+            score = min(score, settings.unaligned_cap)
+        kind, details = confirm.explain(a, b, thumbs)
+        return Scored(score, kind, thumbs.transform_name, details)
+    aligned = agreement_score(alignment.agreement, settings)
+    if aligned >= settings.threshold and \
+            confirm.confirm_aligned(a.thumb, b.thumb, alignment.in_thumbs(a.thumb.shape[0])) < settings.min_aligned:
+        # keypoints agree (a shared caption, big text, a logo) but the pictures under them do not
+        aligned = min(aligned, settings.unaligned_cap)
+    if aligned >= thumbs.score:
+        found = _as_confirmation(alignment, aligned)
+        kind, details = confirm.explain(a, b, found)
+        details |= _geometry_details(alignment)
+        return Scored(aligned, "modified" if kind == "near" and _moved(alignment) else kind,
+                      found.transform_name, details)
+    score = thumbs.score if alignment.agreement >= settings.min_agreement or not part_differs else aligned
+    kind, details = confirm.explain(a, b, thumbs)
+    return Scored(score, kind, thumbs.transform_name, details)
+
+
+def agreement_score(agreement: float, settings: MatchSettings) -> float:
+    """Agreement of the photos mapped to the scale of scores: ``min_agreement`` meets the reporting
+    threshold, full agreement is 1."""
+    low, threshold = settings.min_agreement, settings.threshold
+    if agreement >= low:
+        return threshold + (1 - threshold) * (agreement - low) / (1 - low)
+    return agreement * threshold / low
+
+
+def _both_textured(a: Picture, b: Picture, settings: MatchSettings) -> bool:
+    return min(len(a.features or ()), len(b.features or ())) >= settings.textured_keypoints
+
+
+def _moved(alignment: geometry.Alignment) -> bool:
+    return alignment.mirrored or abs(alignment.rotation) > 1 or alignment.perspective > PERSPECTIVE \
+        or abs(alignment.scale - 1) > 0.05
+
+
+DIFFER_BELOW = 0.3
+"""Thumb blocks correlating less than this disagree (as in the explanation's differing region)."""
+PERSPECTIVE = 0.05
+"""Homogeneous weights varying more than this over the picture: a perspective view, not a flat copy."""
+
+
+def _as_confirmation(alignment: geometry.Alignment, score: float) -> confirm.Confirmation:
+    """The alignment in the terms of the thumbs' comparison, so one explanation serves both."""
+    angle = alignment.rotation
+    quarter = round(angle / 90) % 4
+    transform = quarter * 2 + int(alignment.mirrored)
+    crop = Box(*alignment.box_of_b_in_a())
+    inside = Box(*alignment.box_of_a_in_b())
+    return confirm.Confirmation(score, transform, np.full((8, 8), np.nan),
+                                region_a=crop if crop.area < 0.95 else Box(),
+                                region_b=inside if inside.area < 0.95 else Box(),
+                                rotation=round(((angle - 90 * quarter) + 180) % 360 - 180, 1))
+
+
+def _geometry_details(alignment: geometry.Alignment) -> dict:
+    """What only the keypoints know: where A lies inside B, perspective, and how sure."""
+    inside = alignment.box_of_a_in_b()
+    details: dict = {"aligned_by": "keypoints", "inliers": alignment.inliers,
+                     "agreement": round(alignment.agreement, 3),
+                     "perspective": alignment.perspective > PERSPECTIVE}
+    if (inside[2] - inside[0]) * (inside[3] - inside[1]) < 0.9:
+        details["contained_in"] = inside
+    return details
 
 
 def _hinted_variants(hint: Neighbour | None) -> tuple[int, int]:
@@ -73,4 +163,4 @@ def compare(a: Analysed, b: Analysed, config: Config) -> Scored:
     pair.add(0, a.signature.content_hashes[0], variants_of(a.signature))
     hints = pair.nearest(b.signature.content_hashes, variants_of(b.signature), radius=64, limit=1,
                          contained=b.signature.flipped_window_hashes)
-    return judge(a.picture, b.picture, config, hints[0] if hints else None) or NOT_COMPARABLE
+    return judge(a.picture, b.picture, config, hints[0] if hints else None, b.mirrored) or NOT_COMPARABLE

@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from neardupd.features import Features
+
 HASH_SIZE = 8
 THUMB = 64
 _DCT = np.cos(np.pi * np.outer(np.arange(32), 2 * np.arange(32) + 1) / 64)
@@ -297,8 +299,11 @@ class Picture:
     height: int
     size: int = 0
     """File size in bytes (0 if unknown)."""
+    features: Features | None = None
+    """Local features of the content (None: not computed, an index from before schema 4)."""
 
     @classmethod
-    def from_signature(cls, signature: Signature, width: int, height: int, size: int = 0) -> Picture:
+    def from_signature(cls, signature: Signature, width: int, height: int, size: int = 0,
+                       features: Features | None = None) -> Picture:
         return cls(signature.thumb, signature.contrast, signature.content_box, signature.mean_rgb,
-                   width, height, size)
+                   width, height, size, features)

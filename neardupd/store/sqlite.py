@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neardupd import features
 from neardupd.errors import SchemaTooNewError, StoreDamagedError, StoreError, StoreFullError
 from neardupd.pairs import Scored
 from neardupd.signature import Box, Picture, Signature, to_signed, to_unsigned
@@ -248,15 +249,26 @@ class SqliteIndex:
         if current is not None:
             yield current, content, tuple(variants)
 
+    def index_features(self) -> Iterator[tuple[int, np.ndarray]]:
+        """(file_id, descriptors of the strongest ``count`` keypoints) for the keypoint index."""
+        with self.translated():
+            for file_id, data in self.connection.execute("SELECT file_id, data FROM features"):
+                yield file_id, features.unpack(data).descriptors
+
+    def has_features(self, file_id: int) -> bool:
+        return self._one("SELECT 1 FROM features WHERE file_id = ?", (file_id,)) is not None
+
     def picture(self, file_id: int) -> Picture:
         row = self._one(
             "SELECT s.thumb, s.thumb_size, s.contrast, s.content_left, s.content_top, s.content_right, "
-            "s.content_bottom, s.mean_r, s.mean_g, s.mean_b, f.width, f.height, f.size "
-            "FROM signatures AS s JOIN files AS f ON f.id = s.file_id WHERE s.file_id = ?", (file_id,))
+            "s.content_bottom, s.mean_r, s.mean_g, s.mean_b, f.width, f.height, f.size, k.data "
+            "FROM signatures AS s JOIN files AS f ON f.id = s.file_id LEFT JOIN features AS k ON k.file_id = f.id "
+            "WHERE s.file_id = ?", (file_id,))
         if row is None:
             raise StoreError(self.path, f"no signature for file id {file_id}")
         thumb = np.frombuffer(row[0], dtype=np.uint8).reshape(row[1], row[1])
-        return Picture(thumb, row[2], Box(*row[3:7]), (row[7], row[8], row[9]), row[10], row[11], row[12])
+        found = features.unpack(row[13]) if row[13] is not None else None
+        return Picture(thumb, row[2], Box(*row[3:7]), (row[7], row[8], row[9]), row[10], row[11], row[12], found)
 
     def pairs(self, min_score: float, kinds: tuple[str, ...] = ()) -> list[PairRow]:
         """Scored pairs with their paths, best first; files held as missing are left out (they are
@@ -290,7 +302,8 @@ class SqliteIndex:
     # --- writing (call inside transaction()) -----------------------------------------------
 
     def add_file(self, path: bytes, size: int, mtime_ns: int, file_digest: bytes, pixel_digest: bytes,
-                 fmt: str, width: int, height: int, signature: Signature) -> int:
+                 fmt: str, width: int, height: int, signature: Signature,
+                 local: features.Features | None = None) -> int:
         file_id = self._run(
             "INSERT INTO files (path, path_bytes, size, mtime_ns, file_digest, pixel_digest, format, "
             "width, height, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -305,6 +318,8 @@ class SqliteIndex:
         with self.translated():
             self.connection.executemany("INSERT INTO hashes (file_id, kind, form, hash) VALUES (?, ?, ?, ?)",
                                         [(i, kind, form, to_signed(value)) for i, kind, form, value in rows])
+        if local is not None:
+            self._run("INSERT INTO features (file_id, data) VALUES (?, ?)", (file_id, features.pack(local)))
         self._run("DELETE FROM errors WHERE path_bytes = ?", (path,))
         return file_id
 

@@ -1,0 +1,178 @@
+"""The candidate index of local features: which stored pictures share keypoints with a new one.
+
+Each picture contributes the descriptors of its :data:`INDEXED` strongest keypoints. A search
+looks every descriptor of the new picture (as it is and mirrored) up in :data:`TABLES` hash
+tables, each keyed on 16 fixed bits of the 256 (locality-sensitive hashing for Hamming space),
+checks the full descriptor of every stored one met there, and counts per picture the new
+keypoints that found a partner within :data:`RADIUS` bits. That proposes a photo pasted
+anywhere, turned, seen in perspective or mirrored, which the fixed windows of the hash index
+cannot line up.
+
+A pair of descriptors 16 bits apart shares a table's 20 bits with probability 0.27, so one of
+six tables with 0.85; two strangers' descriptors (~100-128 bits apart) almost never pass the check.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> stored = rng.integers(0, 256, (64, 32), dtype=np.uint8)
+>>> index = DescriptorIndex()
+>>> index.add(7, stored)
+>>> index.add(8, rng.integers(0, 256, (64, 32), dtype=np.uint8))
+>>> index.search(stored[:20], min_votes=4)
+[(7, 20)]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INDEXED = 64
+TABLES = 6
+KEY_BITS = 20
+RADIUS = 24
+BALANCED_BITS = (
+    1, 10, 11, 12, 17, 18, 20, 21, 22, 23, 26, 31, 32, 34, 37, 38, 39, 41, 42, 44, 45, 48, 56, 58, 59, 60, 61, 62,
+    64, 65, 67, 69, 72, 73, 74, 75, 78, 79, 82, 84, 85, 89, 92, 94, 95, 96, 97, 98, 100, 102, 103, 106, 110, 111,
+    117, 118, 119, 123, 124, 125, 127, 129, 131, 133, 135, 136, 138, 139, 141, 142, 143, 145, 147, 149, 150, 151,
+    152, 153, 154, 155, 156, 158, 160, 162, 163, 164, 165, 170, 171, 175, 178, 180, 182, 183, 185, 188, 190, 191,
+    193, 196, 197, 199, 201, 202, 204, 207, 209, 219, 223, 224, 227, 232, 235, 236, 237, 239, 247, 248, 249, 255)
+"""The 120 descriptor bits (of np.unpackbits' order) nearest to half set on ORB keypoints of the
+camera photos in shared/data (none of them in a benchmark). ORB's bits are far from balanced on
+corners (a quarter of them set, or three quarters), and unbalanced keys fill a few buckets."""
+_BITS = np.array(BALANCED_BITS).reshape(KEY_BITS, TABLES).T
+"""Which bits key each table (fixed: dealt round-robin so every table gets some of the best)."""
+SHARED_BY = 4
+CROWDED = 8
+"""A bucket holding this many times its fair share of entries is skipped, as a search engine
+skips stop words: the keypoint is too common (flat corners, text) to tell pictures apart."""
+
+
+def keys(descriptors: np.ndarray) -> np.ndarray:
+    """(n, TABLES) uint32 keys of (n, 32) uint8 descriptors."""
+    bits = np.unpackbits(descriptors, axis=1)[:, _BITS]  # (n, TABLES, KEY_BITS)
+    return (bits.astype(np.uint32) << np.arange(KEY_BITS, dtype=np.uint32)).sum(axis=2, dtype=np.uint32)
+
+
+class DescriptorIndex:
+    """Descriptors of many pictures, searchable by shared keypoints.
+
+    Entries are appended to flat arrays; each table keeps a sorted copy of its keys and merges
+    the unsorted tail in when it grows past a fraction of the sorted part (amortised O(log n) search)."""
+
+    def __init__(self) -> None:
+        self._descriptors = np.zeros((0, 4), np.uint64)
+        self._owners = np.zeros(0, np.int64)
+        self._keys = np.zeros((0, TABLES), np.uint32)
+        self._size = 0
+        self._rows: dict[int, tuple[int, int]] = {}
+        self._dead = np.zeros(0, bool)
+        self._sorted_keys: list[np.ndarray] = [np.zeros(0, np.uint32)] * TABLES
+        self._sorted_rows: list[np.ndarray] = [np.zeros(0, np.int64)] * TABLES
+        self._merged = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, item: int) -> bool:
+        return item in self._rows
+
+    def add(self, item: int, descriptors: np.ndarray) -> None:
+        self.remove(item)
+        chosen = np.ascontiguousarray(descriptors[:INDEXED], dtype=np.uint8)
+        count = len(chosen)
+        if count == 0:
+            return
+        self._reserve(count)
+        start = self._size
+        self._descriptors[start:start + count] = chosen.view(np.uint64).reshape(count, 4)
+        self._owners[start:start + count] = item
+        self._keys[start:start + count] = keys(chosen)
+        self._dead[start:start + count] = False
+        self._size += count
+        self._rows[item] = (start, start + count)
+        if self._size - self._merged > max(4096, self._merged // 8):
+            self._merge()
+
+    def remove(self, item: int) -> None:
+        rows = self._rows.pop(item, None)
+        if rows is not None:
+            self._dead[rows[0]:rows[1]] = True
+
+    def search(self, descriptors: np.ndarray, *, min_votes: int, limit: int = 16) -> list[tuple[int, int]]:
+        """(item, votes) of stored pictures with at least ``min_votes`` of the given descriptors
+        meeting one of theirs, most votes first."""
+        if len(descriptors) == 0 or self._size == 0:
+            return []
+        probes = np.ascontiguousarray(descriptors, dtype=np.uint8)
+        probe_keys = keys(probes)
+        probe_words = probes.view(np.uint64).reshape(len(probes), 4)
+        pairs_probe, pairs_row = [], []
+        crowded = max(16, int(CROWDED * self._size / 2 ** KEY_BITS))
+        for table in range(TABLES):
+            found_probe, found_row = self._lookup(table, probe_keys[:, table], crowded)
+            pairs_probe.append(found_probe)
+            pairs_row.append(found_row)
+        probe_ids, rows = np.concatenate(pairs_probe), np.concatenate(pairs_row)
+        if len(rows) == 0:
+            return []
+        distance = np.bitwise_count(probe_words[probe_ids] ^ self._descriptors[rows]).sum(axis=1)
+        keep = (distance <= RADIUS) & ~self._dead[rows]
+        items, counts = _distinctive_votes(probe_ids[keep], self._owners[rows[keep]], distance[keep])
+        ranked = sorted(((int(i), int(c)) for i, c in zip(items, counts, strict=True) if c >= min_votes),
+                        key=lambda pair: (-pair[1], pair[0]))
+        return ranked[:limit]
+
+    def _lookup(self, table: int, probe_keys: np.ndarray, crowded: int) -> tuple[np.ndarray, np.ndarray]:
+        probe_ids, rows = _matching(self._sorted_keys[table], self._sorted_rows[table], probe_keys, crowded)
+        if self._size > self._merged:
+            tail = np.arange(self._merged, self._size)
+            order = np.argsort(self._keys[tail, table], kind="stable")
+            more_ids, more_rows = _matching(self._keys[tail[order], table], tail[order], probe_keys, crowded)
+            probe_ids, rows = np.concatenate([probe_ids, more_ids]), np.concatenate([rows, more_rows])
+        return probe_ids, rows
+
+    def _merge(self) -> None:
+        live = np.nonzero(~self._dead[:self._size])[0]
+        for table in range(TABLES):
+            order = np.argsort(self._keys[live, table], kind="stable")
+            self._sorted_rows[table] = live[order]
+            self._sorted_keys[table] = self._keys[live[order], table]
+        self._merged = self._size
+
+    def _reserve(self, count: int) -> None:
+        if self._size + count <= len(self._owners):
+            return
+        grow = max(self._size + count, 2 * len(self._owners), 1024)
+        self._descriptors = _grown(self._descriptors, grow)
+        self._owners = _grown(self._owners, grow)
+        self._keys = _grown(self._keys, grow)
+        self._dead = _grown(self._dead, grow)
+
+
+def _distinctive_votes(probe_ids: np.ndarray, owners: np.ndarray,
+                       distance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(items, votes): each new keypoint votes once for each picture it met, but only when it
+    met few (at most SHARED_BY): corners of common structure (a window frame, a letter, a
+    text-like texture) lie near keypoints of many pictures and tell none of them apart."""
+    pairs = np.unique(owners * (int(probe_ids.max(initial=0)) + 1) + probe_ids)
+    probe_of = pairs % (int(probe_ids.max(initial=0)) + 1)
+    owner_of = pairs // (int(probe_ids.max(initial=0)) + 1)
+    met = np.bincount(probe_of)
+    voting = met[probe_of] <= SHARED_BY
+    return np.unique(owner_of[voting], return_counts=True)
+
+
+def _matching(sorted_keys: np.ndarray, sorted_rows: np.ndarray, probe_keys: np.ndarray,
+              crowded: int) -> tuple[np.ndarray, np.ndarray]:
+    """(probe, row) for every stored row whose key equals a probe's, crowded buckets left out."""
+    low = np.searchsorted(sorted_keys, probe_keys, side="left")
+    high = np.searchsorted(sorted_keys, probe_keys, side="right")
+    lengths = np.where(high - low > crowded, 0, high - low)
+    probe_ids = np.repeat(np.arange(len(probe_keys)), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return probe_ids, sorted_rows[np.repeat(low, lengths) + offsets]
+
+
+def _grown(array: np.ndarray, size: int) -> np.ndarray:
+    bigger = np.zeros((size,) + array.shape[1:], array.dtype)
+    bigger[:len(array)] = array
+    return bigger

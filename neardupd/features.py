@@ -1,0 +1,149 @@
+"""Local features, pure: ORB keypoints of a picture's content, and where its photo is.
+
+What a geometric check needs of one picture, computed from the decoded array once:
+
+* up to :data:`KEYPOINTS` ORB keypoints (position + 256-bit binary descriptor) of the content view
+  (inside uniform borders) at most :data:`SIDE` pixels on its long side;
+* a :data:`GRID` x :data:`GRID` *photo mask*: which cells of the content hold natural-image
+  texture, as opposed to flat graphics (UI chrome, caption bars, card borders, text on a plain
+  background). Copies are judged on the photo cells only, so a shared frame proves nothing.
+
+Stored as one compact BLOB (:func:`pack` / :func:`unpack`); positions are kept as fractions of the
+content view, so the features of a picture and of its scaled copy line up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+SIDE = 480
+"""Long side of the view keypoints are found on (bench-dev photos are 481 px: their full size)."""
+KEYPOINTS = 256
+MIN_PHOTO_CELLS = 4
+"""With fewer photo cells than this (a screenshot of text, a logo) keypoints are taken anywhere."""
+GRID = 12
+FLAT_GRADIENT = 4
+"""A pixel is flat when |dx| + |dy| (Sobel) is at most this: graphics are flat, photos are not."""
+PHOTO_FLAT_SHARE = 0.25
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Features:
+    """Keypoints of one picture's content view and its photo mask."""
+
+    points: np.ndarray
+    """(n, 2) float32: x, y as fractions of the content view's width and height."""
+    descriptors: np.ndarray
+    """(n, 32) uint8 ORB descriptors, strongest keypoint first."""
+    aspect: float
+    """Width over height of the content view."""
+    photo: np.ndarray
+    """(GRID, GRID) bool: cells of natural-image texture."""
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def pixels(self, side: float = SIDE) -> np.ndarray:
+        """Positions in pixels of a view ``side`` pixels on its long side (geometry needs square pixels)."""
+        width, height = (side, side / self.aspect) if self.aspect >= 1 else (side * self.aspect, side)
+        return self.points * np.float32([width, height])
+
+    def in_photo(self) -> np.ndarray:
+        """Which keypoints lie in photo cells of the mask."""
+        cells = np.minimum((self.points * GRID).astype(int), GRID - 1)
+        return self.photo[cells[:, 1], cells[:, 0]]
+
+
+EMPTY = Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), 1.0, np.zeros((GRID, GRID), bool))
+
+
+def _detector(count: int) -> cv2.ORB:
+    # Small patches and edge margins: a photo pasted at a third of a screenshot is ~150 px wide.
+    return cv2.ORB_create(nfeatures=count, scaleFactor=1.3, nlevels=6, edgeThreshold=15, patchSize=15,
+                          fastThreshold=10)
+
+
+def feature_view(content: np.ndarray) -> np.ndarray:
+    """The content (grayscale uint8) at most SIDE pixels on its long side."""
+    scale = SIDE / max(content.shape)
+    if scale >= 1:
+        return content
+    size = (max(1, round(content.shape[1] * scale)), max(1, round(content.shape[0] * scale)))
+    return cv2.resize(content, size, interpolation=cv2.INTER_AREA)
+
+
+def extract_both(view: np.ndarray, count: int = KEYPOINTS) -> tuple[Features, Features]:
+    """Features of a view and of its left-right mirror image. The mirror's keypoints are the
+    same ones mirrored (angle reflected), only described again: no second detection (half the cost)."""
+    plain, keypoints = _extract(view, count)
+    if not keypoints:
+        return plain, Features(plain.points, plain.descriptors, plain.aspect, plain.photo[:, ::-1].copy())
+    mirror = np.ascontiguousarray(view[:, ::-1])
+    width = view.shape[1]
+    flipped = [cv2.KeyPoint(width - 1 - kp.pt[0], kp.pt[1], kp.size, (180.0 - kp.angle) % 360, kp.response,
+                            kp.octave, kp.class_id) for kp in keypoints]
+    flipped, descriptors = _detector(count).compute(mirror, flipped)
+    if descriptors is None:
+        descriptors = np.zeros((0, 32), np.uint8)
+        flipped = []
+    points = np.float32([kp.pt for kp in flipped]).reshape(-1, 2) / np.float32([width, view.shape[0]])
+    return plain, Features(points, descriptors, plain.aspect, plain.photo[:, ::-1].copy())
+
+
+def extract(view: np.ndarray, *, mirrored: bool = False, count: int = KEYPOINTS) -> Features:
+    """Keypoints and photo mask of a feature view; ``mirrored`` finds them on the left-right
+    mirror image (positions then refer to the mirror image)."""
+    if mirrored:
+        view = np.ascontiguousarray(view[:, ::-1])
+    return _extract(view, count)[0]
+
+
+def _extract(view: np.ndarray, count: int) -> tuple[Features, list]:
+    height, width = view.shape
+    aspect = width / max(height, 1)
+    photo = photo_mask(view)
+    if min(height, width) < 32:
+        return Features(EMPTY.points, EMPTY.descriptors, aspect, photo), []
+    # keypoints on the photo only: a photo in a screenshot gets them all, the chrome none
+    within = cv2.resize(photo.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) \
+        if photo.sum() >= MIN_PHOTO_CELLS else None
+    keypoints, descriptors = _detector(count).detectAndCompute(view, within)
+    if descriptors is None:
+        return Features(EMPTY.points, EMPTY.descriptors, aspect, photo), []
+    order = np.argsort([-kp.response for kp in keypoints], kind="stable")  # strongest first
+    points = np.float32([keypoints[i].pt for i in order]) / np.float32([width, height])
+    return Features(points, descriptors[order], aspect, photo), [keypoints[i] for i in order]
+
+
+def photo_mask(view: np.ndarray) -> np.ndarray:
+    """(GRID, GRID) bool: cells where under a quarter of the pixels are flat (in bench-dev's
+    photos 90 % of cells are under 0.3; UI chrome and caption bars are 0.4-1.0)."""
+    dx = cv2.Sobel(view, cv2.CV_16S, 1, 0)
+    dy = cv2.Sobel(view, cv2.CV_16S, 0, 1)
+    flat = ((np.abs(dx) + np.abs(dy)) <= FLAT_GRADIENT).astype(np.float32)
+    return cv2.resize(flat, (GRID, GRID), interpolation=cv2.INTER_AREA) < PHOTO_FLAT_SHARE
+
+
+def pack(features: Features) -> bytes:
+    """One BLOB: format byte, aspect (float32), mask (GRID*GRID bits), then per keypoint x, y
+    (uint16 fractions) and the 32-byte descriptor."""
+    head = np.array([FORMAT], np.uint8).tobytes() + np.float32(features.aspect).tobytes()
+    mask = np.packbits(features.photo.reshape(-1)).tobytes()
+    points = np.round(np.clip(features.points, 0, 1) * 65535).astype("<u2")
+    body = np.concatenate([points.view(np.uint8).reshape(-1, 4), features.descriptors], axis=1)
+    return head + mask + body.tobytes()
+
+
+def unpack(blob: bytes) -> Features:
+    if not blob or blob[0] != FORMAT:
+        raise ValueError(f"local features in an unknown format ({blob[:1]!r}): rebuild them with `neardupd scan`")
+    aspect = float(np.frombuffer(blob, np.float32, 1, 1)[0])
+    mask_bytes = (GRID * GRID + 7) // 8
+    photo = np.unpackbits(np.frombuffer(blob, np.uint8, mask_bytes, 5))[:GRID * GRID].reshape(GRID, GRID)
+    body = np.frombuffer(blob, np.uint8, offset=5 + mask_bytes).reshape(-1, 36)
+    points = np.ascontiguousarray(body[:, :4]).view("<u2").astype(np.float32) / 65535
+    return Features(points, np.ascontiguousarray(body[:, 4:]), aspect, photo.astype(bool))

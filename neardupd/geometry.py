@@ -1,0 +1,191 @@
+"""Geometric verification of a candidate pair with local features, pure: values in, values out.
+
+B's keypoints (as they are, and found on B's mirror image) are matched to A's with a ratio test,
+and a homography from A to B is fitted with OpenCV's USAC (MAGSAC++). That finds a copy wherever
+and however the photo sits in the other picture: any place, scale and angle, perspective, skew,
+mirrored. The fit alone is not the verdict: a shared frame (UI chrome, a caption bar, a card
+border) fits perfectly too. The verdict is the *agreement*: of the keypoints in one picture's
+photo cells (see :func:`neardupd.features.photo_mask`) that land inside the other picture, the
+share with a partner there (near the mapped place, similar descriptor). A copy agrees on its
+photo from at least one side; two photos in one frame disagree on both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from neardupd.features import GRID, SIDE, Features
+
+RATIO = 0.85
+MIN_MATCHES = 8
+MIN_INLIERS = 10
+REPROJECTION = 4.0
+"""RANSAC inlier distance, pixels of the SIDE-pixel views."""
+PARTNER_DISTANCE = 8.0
+"""How near (pixels of the other view) a mapped keypoint must land on a keypoint to count as agreeing."""
+PARTNER_BITS = 64
+"""... and how alike their descriptors must be (of 256 bits; strangers differ by ~128)."""
+MIN_CHECKED = 12
+MIN_CELLS = 4
+CONVINCING = 0.8
+"""An alignment of B as it is agreeing this well is not tried mirrored too."""
+REGION_SHARE = 0.15
+"""Photo regions holding at least this share of the checked cells are judged one by one."""
+CELL_SHARE = 0.4
+"""A cell agrees when this share of its keypoints have partners (a stranger's cell may have one by chance)."""
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Where A lies in B, and how much of the photo agrees."""
+
+    homography: np.ndarray
+    """3x3, maps A's pixels (SIDE-pixel view) to B's; B as it is (mirroring folded in)."""
+    mirrored: bool
+    inliers: int
+    agreement: float
+    """Best side's share of photo keypoints inside the overlap that have a partner, in [0, 1]."""
+    size_a: tuple[float, float]
+    size_b: tuple[float, float]
+
+    def box_of_a_in_b(self) -> list[float]:
+        """Bounding box of A's frame mapped into B, as fractions of B (clipped)."""
+        return _box(_corners(self.size_a), self.homography, self.size_b)
+
+    def box_of_b_in_a(self) -> list[float]:
+        return _box(_corners(self.size_b), np.linalg.inv(self.homography), self.size_a)
+
+    def in_thumbs(self, side: int) -> np.ndarray:
+        """The homography between the two pictures' ``side`` x ``side`` thumbs of their contents."""
+        scale_a = np.diag([self.size_a[0] / side, self.size_a[1] / side, 1.0])
+        scale_b = np.diag([side / self.size_b[0], side / self.size_b[1], 1.0])
+        return scale_b @ self.homography @ scale_a
+
+    @property
+    def rotation(self) -> float:
+        """Degrees counter-clockwise by which B is turned relative to A (mirroring taken out)."""
+        h = self.homography / self.homography[2, 2]
+        a, c = h[0, 0], h[1, 0]
+        if self.mirrored:
+            a = -a
+        return -math.degrees(math.atan2(c, a))
+
+    @property
+    def scale(self) -> float:
+        h = self.homography / self.homography[2, 2]
+        return math.sqrt(abs(h[0, 0] * h[1, 1] - h[0, 1] * h[1, 0]))
+
+    @property
+    def perspective(self) -> float:
+        """How far from an affine map: the largest relative change of the homogeneous weight over A."""
+        h = self.homography / self.homography[2, 2]
+        weights = _corners(self.size_a) @ h[2, :2] + 1.0
+        return float(weights.max() / max(weights.min(), 1e-6) - 1.0)
+
+
+def _corners(size: tuple[float, float]) -> np.ndarray:
+    width, height = size
+    return np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+
+
+def _box(corners: np.ndarray, homography: np.ndarray, size: tuple[float, float]) -> list[float]:
+    mapped = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), homography).reshape(-1, 2)
+    width, height = size
+    left, top = np.clip(mapped.min(axis=0) / (width, height), 0, 1)
+    right, bottom = np.clip(mapped.max(axis=0) / (width, height), 0, 1)
+    return [round(float(v), 3) for v in (left, top, right, bottom)]
+
+
+def _size(features: Features) -> tuple[float, float]:
+    return (SIDE, SIDE / features.aspect) if features.aspect >= 1 else (SIDE * features.aspect, SIDE)
+
+
+def align(a: Features, b: Features, b_mirrored: Features | None = None) -> Alignment | None:
+    """The best-agreeing alignment of B (as it is, or mirrored) onto A, or None if none fits."""
+    best = None
+    for features, mirrored in ((b, False), (b_mirrored, True)):
+        if features is None or (best is not None and best.agreement >= CONVINCING):
+            continue
+        found = _align_one(a, features, b, mirrored)
+        if found is not None and (best is None or (found.agreement, found.inliers) > (best.agreement, best.inliers)):
+            best = found
+    return best
+
+
+def _align_one(a: Features, seen: Features, b: Features, mirrored: bool) -> Alignment | None:
+    if len(a) < MIN_MATCHES or len(seen) < MIN_MATCHES:
+        return None
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(seen.descriptors, a.descriptors, k=2)
+    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
+    if len(good) < MIN_MATCHES:
+        return None
+    points_a, points_seen = a.pixels(), seen.pixels()
+    source = points_a[[m.trainIdx for m in good]]
+    target = points_seen[[m.queryIdx for m in good]]
+    homography, mask = cv2.findHomography(source, target, cv2.USAC_MAGSAC, REPROJECTION)
+    if homography is None or not _plausible(homography):
+        return None
+    inliers = int(mask.sum())
+    if inliers < MIN_INLIERS:
+        return None
+    size_a, size_b = _size(a), _size(b)
+    inverse = np.linalg.inv(homography)
+    agreement = max(_agreement(a, points_a, homography, seen, points_seen, size_b),
+                    _agreement(seen, points_seen, inverse, a, points_a, size_a))
+    if mirrored:  # B's pixels = the mirror image's, flipped back
+        homography = np.float64([[-1, 0, size_b[0]], [0, 1, 0], [0, 0, 1]]) @ homography
+    return Alignment(homography, mirrored, inliers, agreement, size_a, size_b)
+
+
+def _plausible(homography: np.ndarray) -> bool:
+    """Not a collapse to a line or a blow-up: the affine part keeps a sensible area."""
+    h = homography / homography[2, 2] if abs(homography[2, 2]) > 1e-9 else homography
+    det = h[0, 0] * h[1, 1] - h[0, 1] * h[1, 0]
+    return 1 / 64 < abs(det) < 64
+
+
+def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, target: Features,
+               target_points: np.ndarray, target_size: tuple[float, float]) -> float:
+    """Share of ``source``'s photo keypoints that land inside ``target`` and find a partner there."""
+    if len(points) == 0 or len(target_points) == 0:
+        return 0.0
+    mapped = cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float32), homography).reshape(-1, 2)
+    width, height = target_size
+    inside = (mapped[:, 0] >= 0) & (mapped[:, 0] < width) & (mapped[:, 1] >= 0) & (mapped[:, 1] < height)
+    checked = np.nonzero(inside & source.in_photo())[0]
+    if len(checked) < MIN_CHECKED:
+        return 0.0
+    offsets = mapped[checked, None, :] - target_points[None, :, :]
+    near = (offsets * offsets).sum(axis=2) < PARTNER_DISTANCE ** 2
+    rows, cols = np.nonzero(near)
+    if len(rows) == 0:
+        return 0.0
+    bits = np.unpackbits(source.descriptors[checked[rows]] ^ target.descriptors[cols], axis=1).sum(axis=1)
+    partnered = np.zeros(len(checked), bool)
+    partnered[rows[bits < PARTNER_BITS]] = True
+    # by cells, not keypoints: a frame's few photo-like cells (avatars, a logo) are dense with
+    # keypoints, and must not outvote the main photo's area
+    cells = _cells(source.points[checked])
+    seen = np.bincount(cells, minlength=GRID * GRID) > 0
+    agreeing = np.bincount(cells[partnered], minlength=GRID * GRID) >= CELL_SHARE * np.bincount(cells, minlength=GRID * GRID)
+    if seen.sum() < MIN_CELLS:
+        return 0.0
+    # each separate photo region on its own: two screenshots share the ads and avatars around
+    # their photos; the share of a big region that disagrees is what tells them apart
+    count, labels = cv2.connectedComponents(source.photo.astype(np.uint8), connectivity=8)
+    labels = labels.reshape(-1)
+    shares = []
+    for label in range(1, count):
+        region = seen & (labels == label)
+        if region.sum() >= max(2, REGION_SHARE * seen.sum()):
+            shares.append((agreeing & region).sum() / region.sum())
+    return float(min(shares)) if shares else float((agreeing & seen).sum() / seen.sum())
+
+
+def _cells(points: np.ndarray) -> np.ndarray:
+    index = np.minimum((points * GRID).astype(int), GRID - 1)
+    return index[:, 1] * GRID + index[:, 0]
