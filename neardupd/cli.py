@@ -242,14 +242,19 @@ def bench_run(ctx: click.Context, bench_dir: str, as_json: bool, no_baselines: b
 @click.argument("src", type=click.Path(exists=True, file_okay=False))
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--copies", type=click.IntRange(1, 10), default=MakeDefault("copies"), show_default=True,
-              help="Modified copies per original.")
+              help="Modified copies per original (ignored with --frames).")
 @click.option("--distractors", type=click.FloatRange(0, 0.9), default=MakeDefault("distractors"), show_default=True,
               help="Share of the photos kept without copies.")
 @click.option("--limit", type=click.IntRange(0), default=0, help="Use at most this many photos (0: all).")
 @click.option("--max-side", type=click.IntRange(64), default=MakeDefault("max_side"), show_default=True,
               help="Longest side of the stored originals, in pixels.")
 @click.option("--seed", type=int, default=MakeDefault("seed"), show_default=True, help="Random seed.")
-def bench_make(src: str, out: str, copies: int, distractors: float, limit: int, max_side: int, seed: int) -> None:
+@click.option("--frames", is_flag=True,
+              help="Put every original into the same four frames (a phone screenshot, a meme bar, a card border, "
+                   "a big watermark) instead of editing it: pairs of two different photos in one frame are "
+                   "negatives, so strict precision against shared frames is measured. --copies is ignored.")
+def bench_make(src: str, out: str, copies: int, distractors: float, limit: int, max_side: int, seed: int,
+               frames: bool) -> None:
     """Make a labelled folder OUT from the photos under SRC (only read).
 
     \b
@@ -257,15 +262,25 @@ def bench_make(src: str, out: str, copies: int, distractors: float, limit: int, 
     become originals with modified copies (neardupd's own edit suite: mild,
     geometric and overlay edits, and chains of them), the rest distractors
     without copies. Files get random names; OUT/truth.json says which is which.
-    SRC should hold each photo once.
+    SRC should hold each photo once. With --frames, every original is put
+    into the same four frames instead (no photos set aside).
 
     \b
-    Example:
+    Examples:
         neardupd bench make ~/Pictures/2019 /tmp/mybench --limit 300 --seed 1
+        neardupd bench make ~/Pictures/2019 /tmp/myframes --frames --limit 200
     """
     from neardupd.bench.make import MakeSettings, make_bench
 
     settings = MakeSettings(copies=copies, distractors=distractors, seed=seed, max_side=max_side, limit=limit)
+    if frames:
+        from neardupd.bench.frames import make_frames
+
+        made = make_frames(src, out, settings)
+        click.echo(f"{made.folder}: {made.originals} originals, {made.copies} framed copies (4 frames each), "
+                   f"{made.distractors} distractors ({made.skipped} unreadable); "
+                   f"measure with `neardupd bench run {made.folder}`")
+        return
     made = make_bench(src, out, settings)
     click.echo(f"{made.folder}: {made.originals} originals, {made.copies} copies, {made.distractors} "
                f"distractors ({made.donors} set aside for pasting, {made.skipped} unreadable); "

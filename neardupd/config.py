@@ -66,7 +66,7 @@ class MatchSettings:
     """Smaller pictures (in pixels) only match exactly or by pixels."""
     min_inliers: int = 20
     """Keypoint pairs a fitted homography needs before its alignment counts (strangers: 0-15)."""
-    min_agreement: float = 0.5
+    min_agreement: float = 0.4
     """Share of aligned photo cells that must agree; an alignment agreeing less is a shared frame,
     caption or background, and vetoes the thumbs' score."""
     textured_keypoints: int = 128

@@ -28,6 +28,7 @@ GRID = 12
 FLAT_GRADIENT = 4
 """A pixel is flat when |dx| + |dy| (Sobel) is at most this: graphics are flat, photos are not."""
 PHOTO_FLAT_SHARE = 0.25
+REGION_CELLS = 4
 FORMAT = 1
 
 
@@ -51,6 +52,13 @@ class Features:
         """Positions in pixels of a view ``side`` pixels on its long side (geometry needs square pixels)."""
         width, height = (side, side / self.aspect) if self.aspect >= 1 else (side * self.aspect, side)
         return self.points * np.float32([width, height])
+
+    @property
+    def regions(self) -> int:
+        """Separate patches of photo cells of at least REGION_CELLS: 1 for most photos, more in a
+        screenshot (the photo, ads, avatars) or a collage."""
+        count, _, stats, _ = cv2.connectedComponentsWithStats(self.photo.astype(np.uint8), connectivity=8)
+        return int((stats[1:, cv2.CC_STAT_AREA] >= REGION_CELLS).sum())
 
     def in_photo(self) -> np.ndarray:
         """Which keypoints lie in photo cells of the mask."""

@@ -27,10 +27,13 @@ REPROJECTION = 4.0
 """RANSAC inlier distance, pixels of the SIDE-pixel views."""
 PARTNER_DISTANCE = 8.0
 """How near (pixels of the other view) a mapped keypoint must land on a keypoint to count as agreeing."""
-PARTNER_BITS = 64
+PARTNER_BITS = 50
 """... and how alike their descriptors must be (of 256 bits; strangers differ by ~128)."""
 MIN_CHECKED = 12
 MIN_CELLS = 4
+FRAME_AGREES = 0.6
+FRAME_GAP = 0.35
+"""A region agreeing at least FRAME_AGREES and another this much less: a shared frame."""
 CONVINCING = 0.8
 """An alignment of B as it is agreeing this well is not tried mirrored too."""
 REGION_SHARE = 0.15
@@ -51,6 +54,15 @@ class Alignment:
     """Best side's share of photo keypoints inside the overlap that have a partner, in [0, 1]."""
     size_a: tuple[float, float]
     size_b: tuple[float, float]
+    regions: tuple[float, ...] = ()
+    """Agreement of each separate photo region of the side judged (one for most photos)."""
+
+    @property
+    def frame_shared(self) -> bool:
+        """One photo region agrees and another does not: the ads and avatars of two screenshots,
+        the same sticker on two photos. A copy with an overlay disagrees inside one region."""
+        return len(self.regions) > 1 and max(self.regions) >= FRAME_AGREES \
+            and min(self.regions) <= max(self.regions) - FRAME_GAP
 
     def box_of_a_in_b(self) -> list[float]:
         """Bounding box of A's frame mapped into B, as fractions of B (clipped)."""
@@ -134,11 +146,11 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool) -> Alig
         return None
     size_a, size_b = _size(a), _size(b)
     inverse = np.linalg.inv(homography)
-    agreement = max(_agreement(a, points_a, homography, seen, points_seen, size_b),
-                    _agreement(seen, points_seen, inverse, a, points_a, size_a))
+    regions = max(_agreement(a, points_a, homography, seen, points_seen, size_b),
+                  _agreement(seen, points_seen, inverse, a, points_a, size_a), key=min)
     if mirrored:  # B's pixels = the mirror image's, flipped back
         homography = np.float64([[-1, 0, size_b[0]], [0, 1, 0], [0, 0, 1]]) @ homography
-    return Alignment(homography, mirrored, inliers, agreement, size_a, size_b)
+    return Alignment(homography, mirrored, inliers, min(regions), size_a, size_b, regions)
 
 
 def _plausible(homography: np.ndarray) -> bool:
@@ -149,21 +161,22 @@ def _plausible(homography: np.ndarray) -> bool:
 
 
 def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, target: Features,
-               target_points: np.ndarray, target_size: tuple[float, float]) -> float:
-    """Share of ``source``'s photo keypoints that land inside ``target`` and find a partner there."""
+               target_points: np.ndarray, target_size: tuple[float, float]) -> tuple[float, ...]:
+    """Per photo region of ``source`` inside ``target``: the share of its cells whose keypoints
+    find partners there ((0.0,) when too few are inside to judge)."""
     if len(points) == 0 or len(target_points) == 0:
-        return 0.0
+        return (0.0,)
     mapped = cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float32), homography).reshape(-1, 2)
     width, height = target_size
     inside = (mapped[:, 0] >= 0) & (mapped[:, 0] < width) & (mapped[:, 1] >= 0) & (mapped[:, 1] < height)
     checked = np.nonzero(inside & source.in_photo())[0]
     if len(checked) < MIN_CHECKED:
-        return 0.0
+        return (0.0,)
     offsets = mapped[checked, None, :] - target_points[None, :, :]
     near = (offsets * offsets).sum(axis=2) < PARTNER_DISTANCE ** 2
     rows, cols = np.nonzero(near)
     if len(rows) == 0:
-        return 0.0
+        return (0.0,)
     bits = np.unpackbits(source.descriptors[checked[rows]] ^ target.descriptors[cols], axis=1).sum(axis=1)
     partnered = np.zeros(len(checked), bool)
     partnered[rows[bits < PARTNER_BITS]] = True
@@ -173,7 +186,7 @@ def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, tar
     seen = np.bincount(cells, minlength=GRID * GRID) > 0
     agreeing = np.bincount(cells[partnered], minlength=GRID * GRID) >= CELL_SHARE * np.bincount(cells, minlength=GRID * GRID)
     if seen.sum() < MIN_CELLS:
-        return 0.0
+        return (0.0,)
     # each separate photo region on its own: two screenshots share the ads and avatars around
     # their photos; the share of a big region that disagrees is what tells them apart
     count, labels = cv2.connectedComponents(source.photo.astype(np.uint8), connectivity=8)
@@ -183,7 +196,7 @@ def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, tar
         region = seen & (labels == label)
         if region.sum() >= max(2, REGION_SHARE * seen.sum()):
             shares.append((agreeing & region).sum() / region.sum())
-    return float(min(shares)) if shares else float((agreeing & seen).sum() / seen.sum())
+    return tuple(float(v) for v in shares) if shares else (float((agreeing & seen).sum() / seen.sum()),)
 
 
 def _cells(points: np.ndarray) -> np.ndarray:

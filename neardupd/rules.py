@@ -58,9 +58,21 @@ def judge(a: Picture, b: Picture, config: Config, hint: Neighbour | None = None,
     variant_a, variant_b = _hinted_variants(hint)
     thumbs = confirm.confirm_pictures(a, b, variant_a, variant_b)
     alignment = None
-    if a.features is not None and b.features is not None and (shares_keypoints or thumbs.score >= config.match.threshold):
+    if a.features is not None and b.features is not None and _worth_aligning(
+            thumbs, shares_keypoints, a.features.regions > 1 or b.features.regions > 1, config.match):
         alignment = geometry.align(a.features, b.features, b_mirrored)
     return verdict(a, b, thumbs, alignment, config.match)
+
+
+def _worth_aligning(thumbs: confirm.Confirmation, shares_keypoints: bool, framed: bool,
+                    settings: MatchSettings) -> bool:
+    """Whether the keypoints can change the verdict: thumbs alike all over are a copy (1 in 3
+    of bench-dev's pairs is settled so, without the cost of an alignment); thumbs alike but for a
+    part, or pictures with several photo regions (``framed``), may be a frame around another
+    photo; unlike thumbs may hide a turned or pasted copy."""
+    if thumbs.score >= settings.threshold:
+        return confirm.differing_region(thumbs.block_scores, DIFFER_BELOW) is not None or framed
+    return shares_keypoints
 
 
 def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geometry.Alignment | None,
@@ -69,13 +81,15 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geo
     part_differs = confirm.differing_region(thumbs.block_scores, DIFFER_BELOW) is not None
     if alignment is None or alignment.inliers < settings.min_inliers:
         score = thumbs.score
-        if part_differs and _both_textured(a, b, settings):
+        if (part_differs or _framed(a, b)) and _both_textured(a, b, settings):
             # a part of the pictures differs, and with plenty of keypoints on both photos not one
             # alignment: the photos differ (what agrees is a frame around them)
             score = min(score, settings.unaligned_cap)
         kind, details = confirm.explain(a, b, thumbs)
         return Scored(score, kind, thumbs.transform_name, details)
     aligned = agreement_score(alignment.agreement, settings)
+    if _framed(a, b):  # the thumbs see mostly the frame: the keypoints alone decide
+        thumbs = confirm.Confirmation(0.0, thumbs.transform, thumbs.block_scores)
     if aligned >= settings.threshold and \
             confirm.confirm_aligned(a.thumb, b.thumb, alignment.in_thumbs(a.thumb.shape[0])) < settings.min_aligned:
         # keypoints agree (a shared caption, big text, a logo) but the pictures under them do not
@@ -86,7 +100,8 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geo
         details |= _geometry_details(alignment)
         return Scored(aligned, "modified" if kind == "near" and _moved(alignment) else kind,
                       found.transform_name, details)
-    score = thumbs.score if alignment.agreement >= settings.min_agreement or not part_differs else aligned
+    vetoed = alignment.frame_shared or ((part_differs or _framed(a, b)) and alignment.agreement < settings.min_agreement)
+    score = min(aligned, settings.unaligned_cap) if vetoed else thumbs.score
     kind, details = confirm.explain(a, b, thumbs)
     return Scored(score, kind, thumbs.transform_name, details)
 
@@ -98,6 +113,12 @@ def agreement_score(agreement: float, settings: MatchSettings) -> float:
     if agreement >= low:
         return threshold + (1 - threshold) * (agreement - low) / (1 - low)
     return agreement * threshold / low
+
+
+def _framed(a: Picture, b: Picture) -> bool:
+    """Either picture is composed of separate photo regions (a screenshot with its photo, ads and
+    avatars; a collage): its thumb is mostly frame, so only keypoints can confirm it."""
+    return any(picture.features is not None and picture.features.regions > 1 for picture in (a, b))
 
 
 def _both_textured(a: Picture, b: Picture, settings: MatchSettings) -> bool:
