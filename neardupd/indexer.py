@@ -27,8 +27,8 @@ from neardupd.config import Config
 from neardupd.decode import Loaded, read_stream
 from neardupd.descriptor_index import DescriptorIndex
 from neardupd.errors import DecodeError
-from neardupd.neighbours import Neighbour
 from neardupd.files import Refusal, has_image_extension, look, may_be_image, walk_images
+from neardupd.neighbours import Neighbour
 from neardupd.pairs import Scored
 from neardupd.rules import judge, matchable, new_neighbour_index, variants_of
 from neardupd.store import FileRow, Store

@@ -14,7 +14,8 @@ class Scored:
 
     score: float
     kind: str
-    """``exact``, ``pixel``, ``near``, ``modified``, or ``none`` (not comparable)."""
+    """``exact``, ``pixel``, ``near``, ``modified``, ``similar`` (another shot of one scene: scored
+    below the reporting threshold, never a copy), or ``none`` (not comparable)."""
     transform: str = "none"
     details: dict = field(default_factory=dict)
     other: int | None = None

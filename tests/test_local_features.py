@@ -1,0 +1,139 @@
+"""Local features: copies found wherever the photo went, explained from the fitted homography, and
+a shared frame or another shot of one scene never taken for a copy (real photos, real files)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from neardupd import features
+from neardupd.analyse import Analyser
+from neardupd.bench.frames import FRAMES
+from neardupd.config import Config
+from neardupd.indexer import Indexer
+from neardupd.rules import compare
+from neardupd.store import open_store
+
+THRESHOLD = Config().match.threshold
+BOX = (0.30, 0.20, 0.75, 0.70)  # where the photo is pasted into the screenshot
+
+
+@pytest.fixture(scope="module")
+def photo(data) -> Image.Image:
+    return Image.open(data / "camera/iphone_hdr_NO.jpg").convert("RGB").resize((800, 600))
+
+
+@pytest.fixture(scope="module")
+def other(data) -> Image.Image:
+    return Image.open(data / "camera/jolla.jpg").convert("RGB").resize((800, 600))
+
+
+@pytest.fixture
+def analyse(tmp_path):
+    folder = tmp_path
+    analyser = Analyser(Config())
+
+    def run(image: Image.Image, name: str):
+        path = folder / f"{name}.jpg"
+        image.save(path, quality=90)
+        return analyser.analyse(bytes(path))
+
+    yield run
+    analyser.close()
+
+
+def _screenshot(photo: Image.Image, background: Image.Image) -> Image.Image:
+    """The photo pasted at BOX onto a busy picture of another scene (a screenshot, a collage)."""
+    canvas = background.resize((1000, 1000))
+    left, top, right, bottom = (round(v * 1000) for v in BOX)
+    canvas.paste(photo.resize((right - left, bottom - top)), (left, top))
+    return canvas
+
+
+def _turned(photo: Image.Image, degrees: float) -> Image.Image:
+    rgb = np.asarray(photo)
+    height, width = rgb.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
+    size = (int(width * cos + height * sin), int(width * sin + height * cos))
+    matrix[0, 2] += size[0] / 2 - width / 2
+    matrix[1, 2] += size[1] / 2 - height / 2
+    return Image.fromarray(cv2.warpAffine(rgb, matrix, size, borderValue=(0, 0, 0)))
+
+
+def test_photo_inside_a_screenshot_is_found_with_its_box(analyse, photo, other):
+    found = compare(analyse(photo, "orig"), analyse(_screenshot(photo, other), "shot"), Config())
+    assert found.score >= THRESHOLD and found.kind == "modified"
+    assert found.details["aligned_by"] == "keypoints"
+    assert found.details["contained_in"] == pytest.approx(list(BOX), abs=0.03)
+
+
+def test_a_35_degree_turn_is_found_with_its_angle(analyse, photo):
+    found = compare(analyse(photo, "orig"), analyse(_turned(photo, 35), "turned"), Config())
+    assert found.score >= THRESHOLD
+    assert abs(abs(found.details["rotation"]) - 35) <= 2, found.details
+
+
+def test_a_mirrored_crop_is_found_mirrored(analyse, photo):
+    crop = photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT).crop((100, 60, 700, 540))
+    found = compare(analyse(photo, "orig"), analyse(crop, "mirrored-crop"), Config())
+    assert found.score >= THRESHOLD
+    assert "mirror" in found.transform
+    assert found.details["crop"] == pytest.approx([100 / 800, 60 / 600, 700 / 800, 540 / 600], abs=0.04)
+
+
+def test_a_perspective_view_is_found_and_said_so(analyse, photo):
+    rgb = np.asarray(photo)
+    corners = np.float32([[0, 0], [800, 0], [800, 600], [0, 600]])
+    seen = np.float32([[90, 40], [760, 0], [800, 600], [0, 520]])
+    view = cv2.warpPerspective(rgb, cv2.getPerspectiveTransform(corners, seen), (800, 600))
+    found = compare(analyse(photo, "orig"), analyse(Image.fromarray(view), "perspective"), Config())
+    assert found.score >= THRESHOLD
+    assert found.details["perspective"] is True
+
+
+@pytest.mark.parametrize("frame", sorted(FRAMES))
+def test_two_photos_in_one_frame_are_not_a_copy(analyse, photo, other, frame):
+    framed = FRAMES[frame]
+    found = compare(analyse(framed(photo), f"{frame}-a"), analyse(framed(other), f"{frame}-b"), Config())
+    assert found.score < THRESHOLD, found
+
+
+def test_another_shot_of_one_scene_is_no_copy(analyse, data):
+    shots = [Image.open(data / f"camera/exif-rotn-{n}.jpg") for n in (6, 8)]
+    upright = [analyse(shot.convert("RGB"), f"desk-{n}") for n, shot in zip((6, 8), shots, strict=True)]
+    found = compare(upright[0], upright[1], Config())
+    assert found.score < THRESHOLD
+    assert found.kind == "similar"
+
+
+def test_features_round_trip_through_their_blob(analyse, photo):
+    local = analyse(photo, "orig").features
+    again = features.unpack(features.pack(local))
+    assert np.array_equal(again.descriptors, local.descriptors)
+    assert np.abs(again.points - local.points).max() < 1e-4
+    assert np.array_equal(again.photo, local.photo) and again.aspect == pytest.approx(local.aspect)
+
+
+def test_scan_adds_missing_features_to_an_older_index(tmp_path, photo):
+    """An index from before schema 4 has no local features: a scan decodes those files once more."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo.save(folder / "a.jpg", quality=90)
+    photo.resize((400, 300)).save(folder / "b.jpg", quality=80)
+    db = tmp_path / "index.sqlite"
+    with open_store(db) as store, Indexer(store, Config(database=db)) as indexer:
+        indexer.scan([folder])
+    with sqlite3.connect(db) as connection:
+        connection.execute("DELETE FROM features")
+    with open_store(db) as store, Indexer(store, Config(database=db)) as indexer:
+        summary = indexer.scan([folder])
+    assert summary.counts.get("indexed") == 2
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT count(*) FROM features").fetchone()[0] == 2
+        assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 2
+        assert connection.execute("SELECT count(*) FROM matches").fetchone()[0] == 1
