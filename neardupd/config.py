@@ -77,7 +77,7 @@ class MatchSettings:
     """Blurred thumbs compared where the keypoints aligned them must correlate this well on average
     over every block (two photos under the same caption or big text share keypoints, not pictures:
     0.04-0.28 on augly_unseen's text_big strangers; copies 0.75-0.99, a photo in a screenshot 0.24-0.86)."""
-    feature_candidates: int = 6
+    feature_candidates: int = 4
     """Stored pictures sharing the most keypoints with a new one that are confirmed too."""
     min_votes: int = 4
     """New keypoints that must meet one of a stored picture's for it to be a candidate."""

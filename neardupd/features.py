@@ -14,6 +14,7 @@ content view, so the features of a picture and of its scaled copy line up.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -53,7 +54,7 @@ class Features:
         width, height = (side, side / self.aspect) if self.aspect >= 1 else (side * self.aspect, side)
         return self.points * np.float32([width, height])
 
-    @property
+    @functools.cached_property
     def regions(self) -> int:
         """Separate patches of photo cells of at least REGION_CELLS: 1 for most photos, more in a
         screenshot (the photo, ads, avatars) or a collage."""

@@ -21,8 +21,8 @@ import numpy as np
 from neardupd.features import GRID, SIDE, Features
 
 RATIO = 0.85
-MIN_MATCHES = 8
-MIN_INLIERS = 10
+MIN_MATCHES = 20
+MIN_INLIERS = 20
 REPROJECTION = 4.0
 """RANSAC inlier distance, pixels of the SIDE-pixel views."""
 PARTNER_DISTANCE = 8.0
