@@ -91,6 +91,14 @@ def _group_text(number: int, members: list[PairRow]) -> str:
 def describe(transform: str, details: Mapping) -> str:
     """A short human phrase for what changed from a to b."""
     parts = [] if transform == "none" else [transform]
+    if abs(details.get("rotation", 0)) >= 1:
+        parts.append(f"turned {details['rotation']:+.0f} degrees")
+    if details.get("perspective"):
+        parts.append("seen in perspective")
+    if details.get("crop"):
+        parts.append("b is the part " + _box(details["crop"]) + " of a")
+    if details.get("contained_in"):
+        parts.append("a lies inside b at " + _box(details["contained_in"]))
     if details.get("borders_b") and not details.get("borders_a"):
         parts.append("borders added")
     if details.get("borders_a") and not details.get("borders_b"):
@@ -104,8 +112,13 @@ def describe(transform: str, details: Mapping) -> str:
     if abs(details.get("brightness", 0)) >= 8:
         parts.append(f"brightness {details['brightness']:+.0f}")
     if details.get("differing_region"):
-        parts.append("region differs at " + ",".join(f"{v:.2f}" for v in details["differing_region"]))
+        parts.append("region differs at " + _box(details["differing_region"]))
     return "; ".join(parts) or "no visible change"
+
+
+def _box(box: Sequence[float]) -> str:
+    """left,top,right,bottom fractions as the JSON has them, to two places."""
+    return ",".join(f"{v:.2f}" for v in box)
 
 
 def matrix_text(paths: Sequence[str], scores: Mapping[tuple[int, int], float]) -> str:

@@ -15,6 +15,7 @@ from neardupd.analyse import Analyser
 from neardupd.bench.frames import FRAMES
 from neardupd.config import Config
 from neardupd.indexer import Indexer
+from neardupd.report import describe
 from neardupd.rules import compare
 from neardupd.store import open_store
 
@@ -70,12 +71,15 @@ def test_photo_inside_a_screenshot_is_found_with_its_box(analyse, photo, other):
     assert found.score >= THRESHOLD and found.kind == "modified"
     assert found.details["aligned_by"] == "keypoints"
     assert found.details["contained_in"] == pytest.approx(list(BOX), abs=0.03)
+    box = ",".join(f"{v:.2f}" for v in found.details["contained_in"])
+    assert f"a lies inside b at {box}" in describe(found.transform, found.details)
 
 
 def test_a_35_degree_turn_is_found_with_its_angle(analyse, photo):
     found = compare(analyse(photo, "orig"), analyse(_turned(photo, 35), "turned"), Config())
     assert found.score >= THRESHOLD
     assert abs(abs(found.details["rotation"]) - 35) <= 2, found.details
+    assert f"turned {found.details['rotation']:+.0f} degrees" in describe(found.transform, found.details)
 
 
 def test_a_mirrored_crop_is_found_mirrored(analyse, photo):
@@ -84,6 +88,8 @@ def test_a_mirrored_crop_is_found_mirrored(analyse, photo):
     assert found.score >= THRESHOLD
     assert "mirror" in found.transform
     assert found.details["crop"] == pytest.approx([100 / 800, 60 / 600, 700 / 800, 540 / 600], abs=0.04)
+    text = describe(found.transform, found.details)
+    assert text.startswith(found.transform) and "b is the part " in text
 
 
 def test_a_perspective_view_is_found_and_said_so(analyse, photo):
@@ -94,6 +100,7 @@ def test_a_perspective_view_is_found_and_said_so(analyse, photo):
     found = compare(analyse(photo, "orig"), analyse(Image.fromarray(view), "perspective"), Config())
     assert found.score >= THRESHOLD
     assert found.details["perspective"] is True
+    assert "seen in perspective" in describe(found.transform, found.details)
 
 
 @pytest.mark.parametrize("frame", sorted(FRAMES))
