@@ -80,8 +80,8 @@ def scan(ctx: click.Context, db: str | None, paths: Sequence[str]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per pair, one per line.")
 @click.option("--min-score", type=click.FloatRange(0, 1), default=None,
               help="Lowest score shown [default: the index's match threshold]; lower shows weaker candidates.")
-@click.option("--kind", "kinds", multiple=True, type=click.Choice(["exact", "pixel", "near", "modified"]),
-              help="Only these kinds (repeatable).")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["exact", "pixel", "near", "modified", "similar"]),
+              help="Only these kinds (repeatable; `similar`, other shots of one scene, only when asked).")
 @click.pass_context
 def dupes(ctx: click.Context, db: str | None, as_json: bool, min_score: float | None, kinds: tuple[str, ...]) -> None:
     """List the copies found, as groups (or pairs with --json).

@@ -3,7 +3,10 @@ a shared frame or another shot of one scene never taken for a copy (real photos,
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -144,3 +147,21 @@ def test_scan_adds_missing_features_to_an_older_index(tmp_path, photo):
         assert connection.execute("SELECT count(*) FROM features").fetchone()[0] == 2
         assert connection.execute("SELECT count(*) FROM files").fetchone()[0] == 2
         assert connection.execute("SELECT count(*) FROM matches").fetchone()[0] == 1
+
+
+def test_other_shots_stay_out_of_dupes_unless_asked(tmp_path, data):
+    """The desk shots are not reported by scan + dupes, at any --min-score, unless --kind similar."""
+    folder = tmp_path / "desk"
+    folder.mkdir()
+    for n in (1, 3, 6, 8):
+        shutil.copy(data / f"camera/exif-rotn-{n}.jpg", folder)
+    db = str(tmp_path / "index.sqlite")
+
+    def cli(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "neardupd.cli", *args, "--db", db], check=True,
+                              capture_output=True, text=True).stdout
+
+    cli("scan", str(folder))
+    assert "exif-rotn" not in cli("dupes")
+    assert "similar" not in cli("dupes", "--min-score", "0.4")
+    assert "similar" in cli("dupes", "--min-score", "0.4", "--kind", "similar")

@@ -280,6 +280,8 @@ class SqliteIndex:
         if kinds:
             sql += f" AND m.kind IN ({','.join('?' * len(kinds))})"
             params.extend(kinds)
+        else:  # other shots of one scene are never mixed into copy groups
+            sql += " AND m.kind != 'similar'"
         return [PairRow(*row) for row in self._all(sql + " ORDER BY m.score DESC, fa.path, fb.path", params)]
 
     def counts(self) -> dict[str, int]:
