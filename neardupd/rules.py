@@ -88,7 +88,7 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geo
         kind, details = confirm.explain(a, b, thumbs)
         return Scored(score, kind, thumbs.transform_name, details)
     aligned = agreement_score(alignment.agreement, settings)
-    if alignment.another_shot and thumbs.score < settings.threshold:  # thumbs alike settle a copy
+    if alignment.another_shot and thumbs.score < SETTLED:  # thumbs this alike settle a copy
         kind, details = confirm.explain(a, b, thumbs)
         details |= _geometry_details(alignment)
         return Scored(min(max(aligned, thumbs.score), settings.unaligned_cap), "similar", "none", details)
@@ -139,6 +139,9 @@ def _moved(alignment: geometry.Alignment) -> bool:
         or abs(alignment.scale - 1) > 0.05
 
 
+SETTLED = 0.8
+"""Thumbs agreeing this well make a pair a copy even when its keypoints fit loosely like another shot's
+(bench-dev: small copies fit with residuals of 1.4-2 px too)."""
 DIFFER_BELOW = 0.3
 """Thumb blocks correlating less than this disagree (as in the explanation's differing region)."""
 PERSPECTIVE = 0.05
