@@ -25,12 +25,11 @@ from neardupd import guard
 from neardupd.analyse import Analysed, Analyser, Read
 from neardupd.config import Config
 from neardupd.decode import Loaded, read_stream
-from neardupd.descriptor_index import DescriptorIndex
 from neardupd.errors import DecodeError
 from neardupd.files import Refusal, has_image_extension, look, may_be_image, walk_images
-from neardupd.neighbours import Neighbour
+from neardupd.matcher import Matcher
 from neardupd.pairs import Scored
-from neardupd.rules import judge, matchable, new_neighbour_index, variants_of
+from neardupd.rules import variants_of
 from neardupd.store import FileRow, Store
 
 log = logging.getLogger(__name__)
@@ -86,21 +85,13 @@ class Indexer:
 
     def __init__(self, store: Store, config: Config, reader: Callable[..., Loaded] = read_stream,
                  on_candidates: Callable[[bytes, list[int]], None] | None = None) -> None:
-        """``on_candidates(new_path, stored_ids)`` is told which stored pictures the neighbour search
-        put forward for confirmation of a new picture (to measure candidate recall apart from
-        confirmation; matching runs before the new picture has a row, so it is named by its path)."""
+        """``on_candidates``: see :class:`~neardupd.matcher.Matcher`."""
         self.store = store
         self.config = config
-        self.on_candidates = on_candidates
         self.analyser = Analyser(config, reader)
         self.roots: list[bytes] = []
         """Where files may be opened from (symlinks leading elsewhere are refused)."""
-        self.neighbours = new_neighbour_index()
-        for file_id, content, variants in store.index_hashes():
-            self.neighbours.add(file_id, content, variants)
-        self.keypoints = DescriptorIndex()
-        for file_id, descriptors in store.index_features():
-            self.keypoints.add(file_id, descriptors)
+        self.matcher = Matcher(store, config, on_candidates)
         self._staged: list[tuple[int, tuple[int, ...] | None, int, np.ndarray | None]] | None = None
 
     def close(self) -> None:
@@ -115,24 +106,22 @@ class Indexer:
     def reconfigure(self, config: Config) -> None:
         self.config = config
         self.analyser.config = config
+        self.matcher.config = config
 
     # --- writing -------------------------------------------------------------------------------
 
     @contextmanager
     def writing(self) -> Iterator[None]:
-        """A store transaction; the neighbour index follows its rows only once it commits."""
+        """A store transaction; the candidate indexes follow its rows only once it commits."""
         self._staged = []
         try:
             with self.store.transaction():
                 yield
             for file_id, variants, content, descriptors in self._staged:
                 if variants is None:
-                    self.neighbours.remove(file_id)
-                    self.keypoints.remove(file_id)
+                    self.matcher.remove(file_id)
                 else:
-                    self.neighbours.add(file_id, content, variants)
-                    if descriptors is not None:
-                        self.keypoints.add(file_id, descriptors)
+                    self.matcher.add(file_id, content, variants, descriptors)
         finally:
             self._staged = None
 
@@ -286,38 +275,8 @@ class Indexer:
     # --- matching ----------------------------------------------------------------------------
 
     def match(self, item: Analysed, replacing: int | None = None) -> list[Scored]:
-        """Exact copies, same-pixel copies and confirmed near/modified copies of one picture in the
-        index (reads only: call before the transaction that stores it), best first."""
-        found: dict[int, Scored] = {}
-        for row in self.store.files_with_digest("file_digest", item.file_digest):
-            found[row.id] = Scored(1.0, "exact", other=row.id)
-        for row in self.store.files_with_digest("pixel_digest", item.pixel_digest):
-            found.setdefault(row.id, Scored(1.0, "pixel", other=row.id))
-        found.pop(replacing, None)  # type: ignore[arg-type]
-        if matchable(item.picture, self.config):
-            self._confirm_neighbours(item, replacing, found)
-        return sorted(found.values(), key=lambda scored: -scored.score)
-
-    def _confirm_neighbours(self, item: Analysed, replacing: int | None, found: dict[int, Scored]) -> None:
-        settings, sig = self.config.match, item.signature
-        hints = self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=settings.radius,
-                                        limit=settings.candidates + 1, keep_within=settings.always_within,
-                                        contained=sig.flipped_window_hashes, overlap_radius=settings.overlap_radius)
-        hinted: dict[int, Neighbour | None] = {hint.item: hint for hint in hints}
-        sharing = {other for other, _ in self.keypoints.search(
-            np.concatenate([item.features.descriptors, item.mirrored.descriptors]),
-            min_votes=settings.min_votes, limit=settings.feature_candidates)}
-        for other in sharing:
-            hinted.setdefault(other, None)
-        if self.on_candidates:
-            self.on_candidates(item.path, [other for other in hinted if other != replacing])
-        for other, hint in hinted.items():
-            if other in found or other == replacing:
-                continue
-            judged = judge(self.store.picture(other), item.picture, self.config, hint, item.mirrored,
-                           shares_keypoints=other in sharing)
-            if judged and judged.score >= settings.floor:
-                found[other] = judged.of(other)
+        """See :meth:`Matcher.match <neardupd.matcher.Matcher.match>`."""
+        return self.matcher.match(item, replacing)
 
     def _vanished_of_size(self, size: int) -> bool:
         """Whether an indexed file of this size is gone from its path (this one may be it, moved)."""
