@@ -10,8 +10,10 @@ AugLy 1.0 needs an older numpy and Pillow, so it runs in a venv of its own:
     neardupd bench /tmp/unseen --keep-db /tmp/unseen.sqlite
     python benchmarks/family_recall.py /tmp/unseen /tmp/unseen.sqlite
 
-Some of these edits share content across groups (every screenshot has the same frame), so copy-copy
-pairs are not comparable: read ref R@P99 and `family_recall.py`, which leaves them out.
+Some of these edits share content across groups (every screenshot has the same frame, backgrounds are
+crops of the same eight camera photos). Two copies of different photos sharing only a frame or a
+background are negatives, as a user would judge them: strict R@P99 is the figure that counts (ref R@P99
+and `family_recall.py` leave copy-copy pairs out).
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@
 * :mod:`~neardupd.bench.run`: ``neardupd bench run``, neardupd and the baselines on a labelled folder;
 * :mod:`~neardupd.bench.text`: the table ``neardupd bench run`` prints;
 * :mod:`~neardupd.bench.make`: ``neardupd bench make``, a labelled folder made from the user's photos
-  with the edit suite of :mod:`~neardupd.bench.edits`.
+  with the edit suite of :mod:`~neardupd.bench.edits`;
+* :mod:`~neardupd.bench.frames`: ``neardupd bench make --frames``, every photo put into the same four
+  frames, so pairs of different photos in one frame are measured as the negatives they are.
 
 Only the bench commands import this package (it brings imagehash and the edit suite along).
 """
