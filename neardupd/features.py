@@ -49,17 +49,27 @@ class Features:
     def __len__(self) -> int:
         return len(self.points)
 
+    def size(self, side: float = SIDE) -> tuple[float, float]:
+        """Width and height of the content view scaled to ``side`` pixels on its long side."""
+        return (side, side / self.aspect) if self.aspect >= 1 else (side * self.aspect, side)
+
     def pixels(self, side: float = SIDE) -> np.ndarray:
         """Positions in pixels of a view ``side`` pixels on its long side (geometry needs square pixels)."""
-        width, height = (side, side / self.aspect) if self.aspect >= 1 else (side * self.aspect, side)
-        return self.points * np.float32([width, height])
+        return self.points * np.float32(self.size(side))
 
     @functools.cached_property
+    def region_labels(self) -> tuple[int, np.ndarray]:
+        """(count, labels): the touching patches of photo cells, numbered 1..count-1 in a
+        (GRID * GRID) array (0: not photo)."""
+        count, labels = cv2.connectedComponents(self.photo.astype(np.uint8), connectivity=8)
+        return count, labels.reshape(-1)
+
+    @property
     def regions(self) -> int:
         """Separate patches of photo cells of at least REGION_CELLS: 1 for most photos, more in a
         screenshot (the photo, ads, avatars) or a collage."""
-        count, _, stats, _ = cv2.connectedComponentsWithStats(self.photo.astype(np.uint8), connectivity=8)
-        return int((stats[1:, cv2.CC_STAT_AREA] >= REGION_CELLS).sum())
+        count, labels = self.region_labels
+        return int((np.bincount(labels, minlength=count)[1:] >= REGION_CELLS).sum())
 
     def in_photo(self) -> np.ndarray:
         """Which keypoints lie in photo cells of the mask."""
@@ -103,14 +113,6 @@ def extract_both(view: np.ndarray, count: int = KEYPOINTS) -> tuple[Features, Fe
     return plain, Features(points, descriptors, plain.aspect, plain.photo[:, ::-1].copy())
 
 
-def extract(view: np.ndarray, *, mirrored: bool = False, count: int = KEYPOINTS) -> Features:
-    """Keypoints and photo mask of a feature view; ``mirrored`` finds them on the left-right
-    mirror image (positions then refer to the mirror image)."""
-    if mirrored:
-        view = np.ascontiguousarray(view[:, ::-1])
-    return _extract(view, count)[0]
-
-
 def _extract(view: np.ndarray, count: int) -> tuple[Features, list]:
     height, width = view.shape
     aspect = width / max(height, 1)
@@ -137,6 +139,16 @@ def photo_mask(view: np.ndarray) -> np.ndarray:
     return cv2.resize(flat, (GRID, GRID), interpolation=cv2.INTER_AREA) < PHOTO_FLAT_SHARE
 
 
+_MASK_BYTES = (GRID * GRID + 7) // 8
+_HEADER = 5 + _MASK_BYTES
+_PER_KEYPOINT = 36
+
+
+def prefix_bytes(keypoints: int) -> int:
+    """Bytes of a BLOB holding its first (strongest) ``keypoints``: enough to read them alone."""
+    return _HEADER + _PER_KEYPOINT * keypoints
+
+
 def pack(features: Features) -> bytes:
     """One BLOB: format byte, aspect (float32), mask (GRID*GRID bits), then per keypoint x, y
     (uint16 fractions) and the 32-byte descriptor."""
@@ -151,8 +163,7 @@ def unpack(blob: bytes) -> Features:
     if not blob or blob[0] != FORMAT:
         raise ValueError(f"local features in an unknown format ({blob[:1]!r}): rebuild them with `neardupd scan`")
     aspect = float(np.frombuffer(blob, np.float32, 1, 1)[0])
-    mask_bytes = (GRID * GRID + 7) // 8
-    photo = np.unpackbits(np.frombuffer(blob, np.uint8, mask_bytes, 5))[:GRID * GRID].reshape(GRID, GRID)
-    body = np.frombuffer(blob, np.uint8, offset=5 + mask_bytes).reshape(-1, 36)
+    photo = np.unpackbits(np.frombuffer(blob, np.uint8, _MASK_BYTES, 5))[:GRID * GRID].reshape(GRID, GRID)
+    body = np.frombuffer(blob, np.uint8, offset=_HEADER).reshape(-1, _PER_KEYPOINT)
     points = np.ascontiguousarray(body[:, :4]).view("<u2").astype(np.float32) / 65535
     return Features(points, np.ascontiguousarray(body[:, 4:]), aspect, photo.astype(bool))

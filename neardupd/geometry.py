@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from neardupd.features import GRID, SIDE, Features
+from neardupd.features import GRID, Features
 
 RATIO = 0.85
 MIN_MATCHES = 20
@@ -125,10 +125,6 @@ def _box(corners: np.ndarray, homography: np.ndarray, size: tuple[float, float])
     return [round(float(v), 3) for v in (left, top, right, bottom)]
 
 
-def _size(features: Features) -> tuple[float, float]:
-    return (SIDE, SIDE / features.aspect) if features.aspect >= 1 else (SIDE * features.aspect, SIDE)
-
-
 def align(a: Features, b: Features, b_mirrored: Features | None = None) -> Alignment | None:
     """The best-agreeing alignment of B (as it is, or mirrored) onto A, or None if none fits."""
     best = None
@@ -160,7 +156,7 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool) -> Alig
     kept = mask.ravel() > 0
     mapped = cv2.perspectiveTransform(source[kept].reshape(-1, 1, 2), homography).reshape(-1, 2)
     residual = float(np.median(np.linalg.norm(mapped - target[kept], axis=1)))
-    size_a, size_b = _size(a), _size(b)
+    size_a, size_b = a.size(), b.size()
     inverse = np.linalg.inv(homography)
     regions = max(_agreement(a, points_a, homography, seen, points_seen, size_b),
                   _agreement(seen, points_seen, inverse, a, points_a, size_a), key=min)
@@ -207,8 +203,7 @@ def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, tar
         return (0.0,)
     # each separate photo region on its own: two screenshots share the ads and avatars around
     # their photos; the share of a big region that disagrees is what tells them apart
-    count, labels = cv2.connectedComponents(source.photo.astype(np.uint8), connectivity=8)
-    labels = labels.reshape(-1)
+    count, labels = source.region_labels
     shares = []
     for label in range(1, count):
         region = seen & (labels == label)

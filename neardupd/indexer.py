@@ -196,9 +196,8 @@ class Indexer:
         current = (stat.st_size, stat.st_mtime_ns)
         known = self.store.file_at(path)
         if known and (known.size, known.mtime_ns) == current:
-            if self.store.has_features(known.id):
+            if known.has_features:
                 return Outcome.UNCHANGED
-            # indexed before schema 4: decoded once more for its local features
             return Work(path, stat.st_size, stat.st_mtime_ns, known.id, sniff=False, check_move=False)
         failed = self.store.error_at(path)
         if failed and failed[:2] == current:

@@ -14,7 +14,7 @@ import numpy as np
 
 from neardupd.analyse import Analysed
 from neardupd.config import Config
-from neardupd.descriptor_index import DescriptorIndex
+from neardupd.descriptor_index import INDEXED, DescriptorIndex
 from neardupd.neighbours import Neighbour
 from neardupd.pairs import Scored
 from neardupd.rules import judge, matchable, new_neighbour_index, variants_of
@@ -36,7 +36,7 @@ class Matcher:
         for file_id, content, variants in store.index_hashes():
             self.neighbours.add(file_id, content, variants)
         self.keypoints = DescriptorIndex()
-        for file_id, descriptors in store.index_features():
+        for file_id, descriptors in store.index_features(INDEXED):
             self.keypoints.add(file_id, descriptors)
 
     def add(self, file_id: int, content: int, variants: Sequence[int], descriptors: np.ndarray | None) -> None:

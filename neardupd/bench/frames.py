@@ -10,19 +10,14 @@ as :mod:`neardupd.bench.make` saves them; ``truth.json`` says which is which. SR
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from neardupd.bench.make import MadeBench, MakeSettings, _load, _save
-from neardupd.errors import BenchError
-from neardupd.files import walk_images
+from neardupd.bench.make import MadeBench, MakeSettings, _save, start_bench, write_truth
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +31,8 @@ def make_frames(source: str | os.PathLike, out: str | os.PathLike,
                 settings: MakeSettings = MakeSettings(),  # noqa: B008 - frozen, so shared safely
                 progress: Callable[[int, int], None] | None = None) -> MadeBench:
     """Write OUT/images/ and OUT/truth.json: originals, their four framed copies, distractors."""
-    folder = Path(out)
-    if folder.exists() and any(folder.iterdir()):
-        raise BenchError(folder, "the output folder exists and is not empty; give a new one")
-    rng = np.random.default_rng(settings.seed)
-    root = os.path.abspath(os.fsencode(source))
-    paths = list(walk_images(root))
-    rng.shuffle(paths)
-    if settings.limit:
-        paths = paths[:settings.limit]
-    photos = [(path, photo) for path in paths if (photo := _load(path, settings.max_side)) is not None]
-    if len(photos) < 2:
-        raise BenchError(source, f"found {len(photos)} readable photo(s); a frames set needs at least 2")
-    images = folder / "images"
-    images.mkdir(parents=True, exist_ok=True)
+    start = start_bench(source, out, settings, minimum=2, what="a frames set")
+    folder, images, rng, root, photos = start.folder, start.images, start.rng, start.root, start.photos
     kept_apart = round(len(photos) * settings.distractors)
     truth: dict[str, dict] = {}
     names: set[str] = set()
@@ -63,9 +46,9 @@ def make_frames(source: str | os.PathLike, out: str | os.PathLike,
                     "group": group, "role": "copy", "transform": frame, "families": ["frame"]}
         if progress:
             progress(group + 1, len(photos))
-    (folder / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
+    write_truth(folder, truth)
     originals = len(photos) - kept_apart
-    return MadeBench(folder, originals, originals * len(FRAMES), kept_apart, 0, len(paths) - len(photos))
+    return MadeBench(folder, originals, originals * len(FRAMES), kept_apart, 0, len(start.paths) - len(photos))
 
 
 @lru_cache(maxsize=64)

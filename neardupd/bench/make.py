@@ -53,21 +53,10 @@ class MadeBench:
 def make_bench(source: str | os.PathLike, out: str | os.PathLike, settings: MakeSettings = MakeSettings(),
                progress: Callable[[int, int], None] | None = None) -> MadeBench:
     """Write OUT/images/ and OUT/truth.json from the photos under ``source``."""
-    folder = Path(out)
-    if folder.exists() and any(folder.iterdir()):
-        raise BenchError(folder, "the output folder exists and is not empty; give a new one")
-    rng = np.random.default_rng(settings.seed)
-    paths = list(walk_images(os.path.abspath(os.fsencode(source))))
-    rng.shuffle(paths)
-    if settings.limit:
-        paths = paths[:settings.limit]
-    photos = [(path, photo) for path in paths if (photo := _load(path, settings.max_side)) is not None]
-    if len(photos) < 3:
-        raise BenchError(source, f"found {len(photos)} readable photo(s); a bench needs at least 3")
+    start = start_bench(source, out, settings, minimum=3, what="a bench")
+    folder, images, rng, paths, photos = start.folder, start.images, start.rng, start.paths, start.photos
     donors = [photo for _, photo in photos[:_donor_count(len(photos))]]
     photos = photos[len(donors):]
-    images = folder / "images"
-    images.mkdir(parents=True, exist_ok=True)
     kept_apart = round(len(photos) * settings.distractors)
     truth: dict[str, dict] = {}
     names: set[str] = set()
@@ -86,10 +75,48 @@ def make_bench(source: str | os.PathLike, out: str | os.PathLike, settings: Make
                     "families": sorted({family_of(edit) for edit in edits})}
         if progress:
             progress(group + 1, len(photos))
-    (folder / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
+    write_truth(folder, truth)
     originals = len(photos) - kept_apart
     return MadeBench(folder, originals, originals * settings.copies, kept_apart, len(donors),
                      len(paths) - len(photos) - len(donors))
+
+
+@dataclass(frozen=True)
+class Start:
+    """What every bench maker begins with: the empty output folder and the shuffled readable photos."""
+
+    folder: Path
+    images: Path
+    rng: np.random.Generator
+    root: bytes
+    paths: list[bytes]
+    """Every image path found (the photos are those of them that could be read)."""
+    photos: list[tuple[bytes, Image.Image]]
+
+
+def start_bench(source: str | os.PathLike, out: str | os.PathLike, settings: MakeSettings, *,
+                minimum: int, what: str) -> Start:
+    """Refuse a non-empty OUT, find and shuffle the photos under ``source`` (``settings.limit`` of
+    them), load those that read, and make OUT/images/."""
+    folder = Path(out)
+    if folder.exists() and any(folder.iterdir()):
+        raise BenchError(folder, "the output folder exists and is not empty; give a new one")
+    rng = np.random.default_rng(settings.seed)
+    root = os.path.abspath(os.fsencode(source))
+    paths = list(walk_images(root))
+    rng.shuffle(paths)
+    if settings.limit:
+        paths = paths[:settings.limit]
+    photos = [(path, photo) for path in paths if (photo := _load(path, settings.max_side)) is not None]
+    if len(photos) < minimum:
+        raise BenchError(source, f"found {len(photos)} readable photo(s); {what} needs at least {minimum}")
+    images = folder / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    return Start(folder, images, rng, root, paths, photos)
+
+
+def write_truth(folder: Path, truth: dict[str, dict]) -> None:
+    (folder / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True), encoding="utf-8")
 
 
 def _donor_count(photos: int) -> int:

@@ -14,6 +14,8 @@ class FileRow:
     mtime_ns: int
     file_digest: bytes
     pixel_digest: bytes
+    has_features: bool = True
+    """False for a file indexed before schema 4: it is decoded once more for its local features."""
 
 
 @dataclass(frozen=True)

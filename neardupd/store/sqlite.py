@@ -35,7 +35,8 @@ from neardupd.store.rows import FileRow, PairRow, display_path, iso_time
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-_FILE_COLUMNS = "id, path_bytes, size, mtime_ns, file_digest, pixel_digest"
+_FILE_COLUMNS = ("id, path_bytes, size, mtime_ns, file_digest, pixel_digest, "
+                 "EXISTS (SELECT 1 FROM features AS k WHERE k.file_id = files.id)")
 
 
 def migrations_dir() -> Path:
@@ -249,14 +250,13 @@ class SqliteIndex:
         if current is not None:
             yield current, content, tuple(variants)
 
-    def index_features(self) -> Iterator[tuple[int, np.ndarray]]:
-        """(file_id, descriptors of the strongest ``count`` keypoints) for the keypoint index."""
+    def index_features(self, count: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(file_id, descriptors of the strongest ``count`` keypoints) for the keypoint index; only
+        those bytes of each BLOB are read."""
         with self.translated():
-            for file_id, data in self.connection.execute("SELECT file_id, data FROM features"):
+            for file_id, data in self.connection.execute("SELECT file_id, substr(data, 1, ?) FROM features",
+                                                         (features.prefix_bytes(count),)):
                 yield file_id, features.unpack(data).descriptors
-
-    def has_features(self, file_id: int) -> bool:
-        return self._one("SELECT 1 FROM features WHERE file_id = ?", (file_id,)) is not None
 
     def picture(self, file_id: int) -> Picture:
         row = self._one(
