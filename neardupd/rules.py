@@ -59,7 +59,7 @@ def judge(a: Picture, b: Picture, config: Config, hint: Neighbour | None = None,
     thumbs = confirm.confirm_pictures(a, b, variant_a, variant_b)
     alignment = None
     if a.features is not None and b.features is not None and _worth_aligning(
-            thumbs, shares_keypoints, a.features.regions > 1 or b.features.regions > 1, config.match):
+            thumbs, shares_keypoints, _framed(a, b) or _mostly_frame(a, b), config.match):
         alignment = geometry.align(a.features, b.features, b_mirrored)
     return verdict(a, b, thumbs, alignment, config.match)
 
@@ -81,13 +81,17 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geo
     part_differs = confirm.differing_region(thumbs.block_scores, DIFFER_BELOW) is not None
     if alignment is None or alignment.inliers < settings.min_inliers:
         score = thumbs.score
-        if (part_differs or _framed(a, b)) and _both_textured(a, b, settings):
-            # a part of the pictures differs, and with plenty of keypoints on both photos not one
-            # alignment: the photos differ (what agrees is a frame around them)
+        if (part_differs or _framed(a, b) or _mostly_frame(a, b)) and _both_textured(a, b, settings) \
+                and _worth_aligning(thumbs, True, _framed(a, b) or _mostly_frame(a, b), settings):
+            # a part of the pictures differs, or they are mostly frame, and with plenty of keypoints
+            # on both photos not one alignment: the photos differ (what agrees is a frame around them)
             score = min(score, settings.unaligned_cap)
         kind, details = confirm.explain(a, b, thumbs)
         return Scored(score, kind, thumbs.transform_name, details)
     aligned = agreement_score(alignment.agreement, settings)
+    if alignment.frame_shared:  # one photo region agrees, another not: a frame shared, whatever else agrees
+        kind, details = confirm.explain(a, b, thumbs)
+        return Scored(min(aligned, thumbs.score, settings.unaligned_cap), kind, thumbs.transform_name, details)
     if alignment.another_shot and thumbs.score < SETTLED:  # thumbs this alike settle a copy
         kind, details = confirm.explain(a, b, thumbs)
         details |= _geometry_details(alignment)
@@ -105,7 +109,7 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geo
         return Scored(aligned, "modified" if kind == "near" and _moved(alignment) else kind,
                       found.transform_name, details)
     disagrees = alignment.agreement < settings.min_agreement
-    vetoed = alignment.frame_shared or ((part_differs or _framed(a, b)) and disagrees)
+    vetoed = (part_differs or _framed(a, b)) and disagrees
     score = min(aligned, settings.unaligned_cap) if vetoed else thumbs.score
     kind, details = confirm.explain(a, b, thumbs)
     return Scored(score, kind, thumbs.transform_name, details)
@@ -130,6 +134,15 @@ def _framed(a: Picture, b: Picture) -> bool:
     return max(a.features.regions, b.features.regions) > 1
 
 
+def _mostly_frame(a: Picture, b: Picture) -> bool:
+    """Both pictures are mostly not photo (two phone screenshots around their photos, two cards):
+    their thumbs are mostly frame, so thumbs alike prove little. Both, because one blurred or tiny
+    copy also looks flat (bench-dev: 3 copies lost when either sufficed)."""
+    if a.features is None or b.features is None:
+        return False
+    return max(a.features.photo.mean(), b.features.photo.mean()) < MOSTLY_FRAME
+
+
 def _both_textured(a: Picture, b: Picture, settings: MatchSettings) -> bool:
     return min(len(a.features or ()), len(b.features or ())) >= settings.textured_keypoints
 
@@ -139,6 +152,8 @@ def _moved(alignment: geometry.Alignment) -> bool:
         or abs(alignment.scale - 1) > 0.05
 
 
+MOSTLY_FRAME = 0.5
+"""Under this share of photo cells a picture is mostly frame (bench-dev originals: 90 % of cells are photo)."""
 SETTLED = 0.8
 """Thumbs agreeing this well make a pair a copy even when its keypoints fit loosely like another shot's
 (bench-dev: small copies fit with residuals of 1.4-2 px too)."""
