@@ -378,11 +378,17 @@ def _likely_original(a: Picture, b: Picture, borders_a: list[float] | None,
     return "a" if a.size >= b.size else "b"
 
 
-def confirm_aligned(thumb_a: np.ndarray, thumb_b: np.ndarray, b_from_a: np.ndarray, *, grid: int = 8,
-                    keep: float = 0.75, texture: float = 2.0, min_blocks: int = 4) -> float:
-    """Trimmed mean of blockwise correlations between A's thumb and B's thumb warped into A's
-    frame by ``b_from_a`` (3x3, A's thumb pixels to B's), over the blocks B covers wholly; 0 when
-    B covers fewer than ``min_blocks`` blocks with texture."""
+def trimmed_mean(blocks: np.ndarray, *, keep: float = 0.75, min_blocks: int = 4) -> float:
+    """Mean of the best ``keep`` fraction of the blocks that are not NaN, in [0, 1] (0 if fewer than ``min_blocks``)."""
+    usable = ~np.isnan(blocks)
+    return float(np.clip(_trimmed_means(np.nan_to_num(blocks)[None], usable[None], keep, min_blocks)[0], 0.0, 1.0))
+
+
+def aligned_block_scores(thumb_a: np.ndarray, thumb_b: np.ndarray, b_from_a: np.ndarray, *, grid: int = 8,
+                         texture: float = 2.0) -> np.ndarray:
+    """(grid, grid) blockwise correlations between A's thumb and B's thumb warped into A's frame by
+    ``b_from_a`` (3x3, A's thumb pixels to B's); NaN where B does not cover the block wholly or
+    neither side has texture."""
     size = (thumb_a.shape[1], thumb_a.shape[0])
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     warped = cv2.warpPerspective(thumb_b.astype(np.float32), b_from_a, size, flags=flags,
@@ -391,5 +397,5 @@ def confirm_aligned(thumb_a: np.ndarray, thumb_b: np.ndarray, b_from_a: np.ndarr
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     blocks, informative = _block_correlations(_detail(thumb_a), _prepare(warped, DETAIL_SIGMA)[None], grid, texture)
     whole = _block_matrix(thumb_a.shape[0], grid) @ covered @ _block_matrix(thumb_a.shape[0], grid).T
-    usable = informative & (whole >= 0.99 * (thumb_a.shape[0] // grid) ** 2)[None]
-    return float(np.clip(_trimmed_means(blocks, usable, keep, min_blocks)[0], 0.0, 1.0))
+    usable = informative[0] & (whole >= 0.99 * (thumb_a.shape[0] // grid) ** 2)
+    return np.where(usable, blocks[0], np.nan)

@@ -13,7 +13,7 @@ photo from at least one side; two photos in one frame disagree on both.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -36,8 +36,10 @@ SHOT_RESIDUAL = 1.35
 FRAME_AGREES = 0.6
 FRAME_GAP = 0.35
 FRAME_DISAGREES = 0.5
-"""A region agreeing at least FRAME_AGREES and another this much less, and under FRAME_DISAGREES: a
-shared frame (bench-dev: a mirrored copy's regions agree 1.0, 0.9 and 0.6)."""
+FRAME_MAIN = 0.6
+"""A region agreeing at least FRAME_AGREES and another this much less, and under FRAME_DISAGREES
+(FRAME_MAIN for the largest region): a shared frame. bench-dev: a mirrored copy's regions agree
+1.0, 0.9 and 0.6; augly_unseen: a copy under big text 1.0 and 0.53 (the text's region)."""
 CONVINCING = 0.8
 """An alignment of B as it is agreeing this well is not tried mirrored too."""
 REGION_SHARE = 0.15
@@ -59,11 +61,16 @@ class Alignment:
     size_a: tuple[float, float]
     size_b: tuple[float, float]
     regions: tuple[float, ...] = ()
-    """Agreement of each separate photo region of the side judged (one for most photos)."""
+    """Agreement of each separate photo region of the side judged (one for most photos), the
+    largest region first."""
     inlier_ratio: float = 1.0
     """Inliers over ratio-test matches."""
     residual: float = 0.0
     """Median reprojection error of the inliers, pixels of the SIDE-pixel views."""
+    other_regions: tuple[float, ...] = ()
+    """The same from the other side (a copy inside a screenshot agrees from the copy's side only)."""
+    agreeing_a: np.ndarray = field(default_factory=lambda: np.zeros((GRID, GRID), bool))
+    """(GRID, GRID) bool: A's cells whose keypoints found partners in B."""
 
     @property
     def another_shot(self) -> bool:
@@ -75,9 +82,11 @@ class Alignment:
     @property
     def frame_shared(self) -> bool:
         """One photo region agrees and another does not: the ads and avatars of two screenshots,
-        the same sticker on two photos. A copy with an overlay disagrees inside one region."""
-        low, high = min(self.regions, default=0.0), max(self.regions, default=0.0)
-        return len(self.regions) > 1 and high >= FRAME_AGREES and low <= high - FRAME_GAP and low < FRAME_DISAGREES
+        the same sticker on two photos. A copy with an overlay disagrees inside one region. The
+        largest region, the photo, must agree better than the others (FRAME_MAIN): the edges of
+        two different photos in one screenshot's box agree by chance on half its cells."""
+        both_framed = len(self.regions) > 1 and len(self.other_regions) > 1
+        return _frame_shared(self.regions) or (both_framed and _frame_shared(self.other_regions))
 
     def box_of_a_in_b(self) -> list[float]:
         """Bounding box of A's frame mapped into B, as fractions of B (clipped)."""
@@ -91,6 +100,19 @@ class Alignment:
         scale_a = np.diag([self.size_a[0] / side, self.size_a[1] / side, 1.0])
         scale_b = np.diag([side / self.size_b[0], side / self.size_b[1], 1.0])
         return scale_b @ self.homography @ scale_a
+
+    def mask_of_b_at_a(self, mask_b: np.ndarray, grid: int) -> np.ndarray:
+        """(grid, grid) bool: for each of A's grid x grid blocks, whether its centre lands on a True
+        cell of B's (GRID, GRID) ``mask_b`` (False outside B)."""
+        steps = (np.arange(grid) + 0.5) / grid
+        xs, ys = np.meshgrid(steps * self.size_a[0], steps * self.size_a[1])
+        centres = np.float32(np.stack([xs.ravel(), ys.ravel()], axis=1)).reshape(-1, 1, 2)
+        mapped = cv2.perspectiveTransform(centres, self.homography).reshape(-1, 2) / np.float32(self.size_b)
+        inside = (mapped >= 0).all(axis=1) & (mapped < 1).all(axis=1)
+        found = np.zeros(grid * grid, bool)
+        cells = np.minimum((mapped[inside] * GRID).astype(int), GRID - 1)
+        found[np.nonzero(inside)[0]] = mask_b[cells[:, 1], cells[:, 0]]
+        return found.reshape(grid, grid)
 
     @property
     def rotation(self) -> float:
@@ -112,6 +134,16 @@ class Alignment:
         h = self.homography / self.homography[2, 2]
         weights = _corners(self.size_a) @ h[2, :2] + 1.0
         return float(weights.max() / max(weights.min(), 1e-6) - 1.0)
+
+
+def _frame_shared(regions: tuple[float, ...]) -> bool:
+    """Regions of one side, the largest first: one agrees and another does not."""
+    if len(regions) < 2:
+        return False
+    high = max(regions)
+    return high >= FRAME_AGREES and any(
+        share <= high - FRAME_GAP and share < (FRAME_MAIN if index == 0 else FRAME_DISAGREES)
+        for index, share in enumerate(regions))
 
 
 def _corners(size: tuple[float, float]) -> np.ndarray:
@@ -160,12 +192,14 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool) -> Alig
     residual = float(np.median(np.linalg.norm(mapped - target[kept], axis=1)))
     size_a, size_b = a.size(), b.size()
     inverse = np.linalg.inv(homography)
-    regions = max(_agreement(a, points_a, homography, seen, points_seen, size_b),
-                  _agreement(seen, points_seen, inverse, a, points_a, size_a), key=min)
+    from_a, agreeing_a = _agreement(a, points_a, homography, seen, points_seen, size_b)
+    from_b, agreeing_b = _agreement(seen, points_seen, inverse, a, points_a, size_a)
+    regions, other = (from_a, from_b) if min(from_a) >= min(from_b) else (from_b, from_a)
+    agreeing_a |= _cells_in(agreeing_b, seen.size(), inverse, size_a)
     if mirrored:  # B's pixels = the mirror image's, flipped back
         homography = np.float64([[-1, 0, size_b[0]], [0, 1, 0], [0, 0, 1]]) @ homography
     return Alignment(homography, mirrored, inliers, min(regions), size_a, size_b, regions,
-                     inliers / len(good), residual)
+                     inliers / len(good), residual, other, agreeing_a.reshape(GRID, GRID))
 
 
 def _plausible(homography: np.ndarray) -> bool:
@@ -176,22 +210,23 @@ def _plausible(homography: np.ndarray) -> bool:
 
 
 def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, target: Features,
-               target_points: np.ndarray, target_size: tuple[float, float]) -> tuple[float, ...]:
+               target_points: np.ndarray, target_size: tuple[float, float]) -> tuple[tuple[float, ...], np.ndarray]:
     """Per photo region of ``source`` inside ``target``: the share of its cells whose keypoints
-    find partners there ((0.0,) when too few are inside to judge)."""
+    find partners there ((0.0,) when too few are inside to judge); and which cells agree."""
+    none = np.zeros(GRID * GRID, bool)
     if len(points) == 0 or len(target_points) == 0:
-        return (0.0,)
+        return (0.0,), none
     mapped = cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float32), homography).reshape(-1, 2)
     width, height = target_size
     inside = (mapped[:, 0] >= 0) & (mapped[:, 0] < width) & (mapped[:, 1] >= 0) & (mapped[:, 1] < height)
     checked = np.nonzero(inside & source.in_photo())[0]
     if len(checked) < MIN_CHECKED:
-        return (0.0,)
+        return (0.0,), none
     offsets = mapped[checked, None, :] - target_points[None, :, :]
     near = (offsets * offsets).sum(axis=2) < PARTNER_DISTANCE ** 2
     rows, cols = np.nonzero(near)
     if len(rows) == 0:
-        return (0.0,)
+        return (0.0,), none
     bits = np.unpackbits(source.descriptors[checked[rows]] ^ target.descriptors[cols], axis=1).sum(axis=1)
     partnered = np.zeros(len(checked), bool)
     partnered[rows[bits < PARTNER_BITS]] = True
@@ -202,7 +237,7 @@ def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, tar
     seen = per_cell > 0
     agreeing = np.bincount(cells[partnered], minlength=GRID * GRID) >= CELL_SHARE * per_cell
     if seen.sum() < MIN_CELLS:
-        return (0.0,)
+        return (0.0,), none
     # each separate photo region on its own: two screenshots share the ads and avatars around
     # their photos; the share of a big region that disagrees is what tells them apart
     count, labels = source.region_labels
@@ -210,8 +245,24 @@ def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, tar
     for label in range(1, count):
         region = seen & (labels == label)
         if region.sum() >= max(2, REGION_SHARE * seen.sum()):
-            shares.append((agreeing & region).sum() / region.sum())
-    return tuple(float(v) for v in shares) if shares else (float((agreeing & seen).sum() / seen.sum()),)
+            shares.append((int((labels == label).sum()), (agreeing & region).sum() / region.sum()))
+    shares = [share for _, share in sorted(shares, key=lambda found: -found[0])]  # the largest first
+    agreed = agreeing & seen
+    return (tuple(float(v) for v in shares) if shares else (float(agreed.sum() / seen.sum()),)), agreed
+
+
+def _cells_in(agreeing: np.ndarray, size: tuple[float, float], homography: np.ndarray,
+              target_size: tuple[float, float]) -> np.ndarray:
+    """(GRID * GRID) bool: the target's cells where the centres of the agreeing cells land."""
+    found = np.zeros(GRID * GRID, bool)
+    rows, cols = np.divmod(np.nonzero(agreeing)[0], GRID)
+    if len(rows) == 0:
+        return found
+    centres = np.float32(np.stack([(cols + 0.5) / GRID * size[0], (rows + 0.5) / GRID * size[1]], axis=1))
+    mapped = cv2.perspectiveTransform(centres.reshape(-1, 1, 2), homography).reshape(-1, 2) / np.float32(target_size)
+    inside = (mapped >= 0).all(axis=1) & (mapped < 1).all(axis=1)
+    found[_cells(mapped[inside])] = True
+    return found
 
 
 def _cells(points: np.ndarray) -> np.ndarray:

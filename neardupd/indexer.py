@@ -216,7 +216,7 @@ class Indexer:
         try:
             item = self.analyser.analyse(step.path, step.digest)
         except DecodeError as err:
-            return self._failed(step, err)
+            return self.failed(step, err)
         return self.store_analysed(step, item)
 
     def prepare(self, path: bytes) -> Outcome | Work:
@@ -235,7 +235,7 @@ class Indexer:
             try:
                 digest = self.analyser.digest(path)
             except DecodeError as err:
-                return self._failed(step, err)
+                return self.failed(step, err)
             with self.writing():
                 moved = self.adopt_moved(path, digest, step.size, step.mtime_ns)
             if moved:
@@ -249,7 +249,7 @@ class Indexer:
             self.add(work, item, matches)
         return Outcome.INDEXED
 
-    def _failed(self, work: Work, err: DecodeError) -> Outcome:
+    def failed(self, work: Work, err: DecodeError) -> Outcome:
         log.info("cannot index %s", err)
         with self.writing():
             self.add_error(work, err.kind, err.reason)
@@ -285,16 +285,15 @@ class Indexer:
 
     def scan(self, roots: Iterable[str | bytes | os.PathLike], progress: Callable[[bytes], None] | None = None,
              paths_found: Callable[[int], None] | None = None, now: float | None = None) -> ScanSummary:
-        """Index every image below ``roots``; files gone from there are forgotten as the deletion
-        guard allows (an emptied or unmounted root, or too many gone at once, holds them).
+        """Index every image below ``roots``, decoding here; files gone from there are forgotten as
+        the deletion guard allows (an emptied or unmounted root, or too many gone at once, holds them).
+        :func:`neardupd.scanner.scan` does the same with a decoder process per core.
 
-        Files are decoded and signed on a helper thread one step ahead of the store: while
-        this thread matches and writes one file, the next one is being decoded (Pillow, NumPy
-        and OpenCV release the GIL), so on two cores decoding is nearly all a scan costs."""
+        Files are decoded on a helper thread one step ahead of the store: while this thread signs,
+        matches and writes one file, the next one is being read and decoded (Pillow releases the GIL)."""
         summary = ScanSummary()
         pairs_before = self.store.counts()["pairs"]
-        self.roots = [os.path.abspath(os.fsencode(root)) for root in roots]
-        paths = [path for root in self.roots for path in walk_images(root)]
+        paths = self.begin_scan(roots)
         if paths_found:
             paths_found(len(paths))
 
@@ -307,11 +306,11 @@ class Indexer:
 
         def finish_oldest() -> None:
             work, reading = in_flight.popleft()
-            done(work.path, self._quietly(work.path, lambda: self._finish(work, reading)))
+            done(work.path, self.quietly(work.path, lambda: self._finish(work, reading)))
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="neardupd-read") as reader:
             for path in paths:
-                step = self._quietly(path, lambda: self.prepare(path))  # noqa: B023 - called at once
+                step = self.quietly(path, lambda: self.prepare(path))  # noqa: B023 - called at once
                 if isinstance(step, Outcome):
                     done(path, step)
                     continue
@@ -320,18 +319,27 @@ class Indexer:
                     finish_oldest()
             while in_flight:
                 finish_oldest()
-        summary.removed, summary.held = self._sweep(time.time() if now is None else now)
-        summary.pairs = self.store.counts()["pairs"] - pairs_before
+        self.end_scan(summary, pairs_before, time.time() if now is None else now)
         return summary
+
+    def begin_scan(self, roots: Iterable[str | bytes | os.PathLike]) -> list[bytes]:
+        """Take ``roots`` as the roots files may be opened from; every path below them, sorted."""
+        self.roots = [os.path.abspath(os.fsencode(root)) for root in roots]
+        return [path for root in self.roots for path in walk_images(root)]
+
+    def end_scan(self, summary: ScanSummary, pairs_before: int, now: float) -> None:
+        """After a scan's files: sweep the gone ones (see :meth:`_sweep`) and count the new pairs."""
+        summary.removed, summary.held = self._sweep(now)
+        summary.pairs = self.store.counts()["pairs"] - pairs_before
 
     def _finish(self, work: Work, reading: Future[Read]) -> Outcome:
         try:
             item = self.analyser.sign(reading.result())
         except DecodeError as err:
-            return self._failed(work, err)
+            return self.failed(work, err)
         return self.store_analysed(work, item)
 
-    def _quietly(self, path: bytes, step: Callable[[], T]) -> T | Outcome:
+    def quietly(self, path: bytes, step: Callable[[], T]) -> T | Outcome:
         """Run one step for ``path``; a vanished file is forgotten, an unreadable one recorded."""
         try:
             return step()

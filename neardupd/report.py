@@ -10,14 +10,16 @@ from pathlib import Path
 
 import click
 
+from neardupd import scanner
 from neardupd.indexer import Indexer, ScanSummary
 from neardupd.store import PairRow, display_path
+from neardupd.workers import WorkerPool
 
 
-def scan_with_progress(indexer: Indexer, paths: Sequence[str], *, show: bool) -> ScanSummary:
-    """Run a scan, with a progress bar on stderr when ``show``."""
+def scan_with_progress(indexer: Indexer, pool: WorkerPool | None, paths: Sequence[str], *, show: bool) -> ScanSummary:
+    """Run a scan with ``pool``'s decoders, with a progress bar on stderr when ``show``."""
     if not show:
-        return indexer.scan(paths)
+        return scanner.scan(indexer, pool, paths)
     state: dict[str, object] = {}
 
     def found(total: int) -> None:
@@ -29,7 +31,7 @@ def scan_with_progress(indexer: Indexer, paths: Sequence[str], *, show: bool) ->
         state["bar"].update(1, os.fsdecode(path))  # type: ignore[attr-defined]
 
     try:
-        return indexer.scan(paths, progress=step, paths_found=found)
+        return scanner.scan(indexer, pool, paths, progress=step, paths_found=found)
     finally:
         if "bar" in state:
             state["bar"].__exit__(None, None, None)  # type: ignore[attr-defined]

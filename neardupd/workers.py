@@ -87,9 +87,15 @@ class WorkerPool:
         self.config = config
         self.timeout = config.daemon.decode_timeout
         self._context = multiprocessing.get_context("spawn")
-        self._slots = [self._spawn() for _ in range(config.daemon.workers)]
+        self._slots: list[_Slot] = []
         self.replaced = 0
         self.stopped = False
+        try:
+            for _ in range(config.daemon.workers):
+                self._slots.append(self._spawn())
+        except BaseException:  # none left behind when a later one cannot start
+            self.stop()
+            raise
 
     def _spawn(self) -> _Slot:
         parent, child = self._context.Pipe()
@@ -98,6 +104,11 @@ class WorkerPool:
         process.start()
         child.close()
         return _Slot(process, parent)
+
+    @property
+    def size(self) -> int:
+        """How many decoder processes there are."""
+        return len(self._slots)
 
     def idle(self) -> int:
         return sum(1 for slot in self._slots if slot.job is None)

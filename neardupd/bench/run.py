@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from neardupd import scanner
 from neardupd.bench import baselines
 from neardupd.bench.protocol import Result, Truth, score, score_matrix
 from neardupd.config import Config
@@ -106,7 +107,12 @@ def _run_neardupd(images: Path, truth: Truth, config: Config, keep_database: str
         with open_store(database) as store, \
                 Indexer(store, config.replace(database=database), on_candidates=seen) as indexer:
             started = time.perf_counter()
-            indexer.scan([images], progress=progress)
+            pool = scanner.start_decoders(config)
+            try:
+                scanner.scan(indexer, pool, [images], progress=progress)
+            finally:
+                if pool is not None:
+                    pool.stop()
             seconds = time.perf_counter() - started
             paths = store.paths()
             rows = store.pairs(0.0)
