@@ -113,6 +113,47 @@ def test_two_photos_in_one_frame_are_not_a_copy(analyse, photo, other, frame):
     assert found.score < THRESHOLD, found
 
 
+@pytest.fixture(scope="module")
+def backdrop(data) -> Image.Image:
+    return Image.open(data / "camera/HMD_Nokia_8.3_5G.jpg").convert("RGB").resize((1200, 900))
+
+
+def _pasted(photo: Image.Image, backdrop: Image.Image) -> Image.Image:
+    """The photo pasted over a third of a backdrop photo, as AugLy's overlay onto a background."""
+    canvas = backdrop.copy()
+    canvas.paste(photo.resize((560, 420)), (520, 380))
+    return canvas
+
+
+def _feed(photo: Image.Image, ad: Image.Image, avatar: Image.Image) -> Image.Image:
+    """A social feed screenshot drawn here: grey chrome, a row of avatars, a sponsored photo on the
+    right and the post's photo letterboxed in a black box (separate photo regions around it)."""
+    canvas = Image.new("RGB", (1200, 740), (240, 242, 245))
+    for slot in range(6):
+        canvas.paste(avatar.resize((56, 56)), (260 + slot * 70, 60))
+    canvas.paste(ad.resize((240, 170)), (900, 80))
+    canvas.paste(Image.new("RGB", (560, 300), (0, 0, 0)), (250, 400))
+    canvas.paste(photo.resize((400, 300)), (330, 400))
+    return canvas
+
+
+def test_two_photos_on_one_background_are_not_a_copy_but_each_is_found_on_it(analyse, photo, other, backdrop):
+    """The shared part is a whole photo, bigger than the pasted ones: it agrees, the pasted photos do not."""
+    mine, theirs = analyse(_pasted(photo, backdrop), "mine"), analyse(_pasted(other, backdrop), "theirs")
+    assert compare(mine, theirs, Config()).score < THRESHOLD
+    found = compare(analyse(photo, "orig"), mine, Config())
+    assert found.score >= THRESHOLD and found.kind == "modified"
+    assert found.details["contained_in"] == pytest.approx([520 / 1200, 380 / 900, 1080 / 1200, 800 / 900], abs=0.03)
+
+
+def test_two_photos_in_one_feed_are_not_a_copy_but_each_is_found_in_it(analyse, photo, other, backdrop):
+    """The ads and avatars agree, the post's photos do not; the largest photo region is what counts."""
+    ad, avatar = backdrop.crop((0, 0, 600, 420)), backdrop.crop((700, 300, 900, 500))
+    mine, theirs = analyse(_feed(photo, ad, avatar), "mine"), analyse(_feed(other, ad, avatar), "theirs")
+    assert compare(mine, theirs, Config()).score < THRESHOLD
+    assert compare(analyse(photo, "orig"), mine, Config()).score >= THRESHOLD
+
+
 def test_another_shot_of_one_scene_is_no_copy(analyse, data):
     shots = [Image.open(data / f"camera/exif-rotn-{n}.jpg") for n in (6, 8)]
     upright = [analyse(shot.convert("RGB"), f"desk-{n}") for n, shot in zip((6, 8), shots, strict=True)]
