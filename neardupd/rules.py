@@ -83,12 +83,11 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geo
     if alignment is None or alignment.inliers < settings.min_inliers:
         score = thumbs.score
         framed = _framed(a, b) or _mostly_frame(a, b)
-        if ((part_differs and thumbs.score < SETTLED) or framed) and _both_textured(a, b, settings) \
+        if ((part_differs and thumbs.score < UNDER_OVERLAY) or framed) and _both_textured(a, b, settings) \
                 and _worth_aligning(thumbs, True, framed, settings):
             # a part of the pictures differs, or they are mostly frame, and with plenty of keypoints
             # on both photos not one alignment: the photos differ (what agrees is a frame around them).
-            # Thumbs this alike but for a part are a copy under an overlay that took the keypoints
-            # (bench-dev: big text on a smooth photo, 0.987).
+            # Thumbs this alike but for a part are a copy under an overlay that took the keypoints.
             score = min(score, settings.unaligned_cap)
         kind, details = confirm.explain(a, b, thumbs)
         return Scored(score, kind, thumbs.transform_name, details)
@@ -193,6 +192,10 @@ no agreeing keypoint is in the block, ISOLATED of them with none beside it eithe
 in a shared frame or on a shared background (the meme captions of the frames set: 0.36-0.42 and
 0.36-0.40). A copy under an overlay keeps agreeing keypoints around it: bench-dev's semi-transparent
 stripes disagree on 0.27-0.37 of the blocks, isolated at most 0.12."""
+UNDER_OVERLAY = 0.9
+"""Thumbs alike but for a part, this well, with no keypoint alignment: a copy under an overlay that
+took the keypoints (bench-dev: big text on a smooth photo, 0.987), not two photos in one frame
+(the frames set: two landscapes in one card frame, 0.857)."""
 DIFFER_BELOW = 0.3
 """Thumb blocks correlating less than this disagree (as in the explanation's differing region)."""
 PERSPECTIVE = 0.05
