@@ -160,8 +160,10 @@ def test_bench_help_lists_the_subcommands_and_make_wants_both_folders(tmp_path, 
 
 
 def test_only_the_bench_commands_import_the_bench_package():
+    """Loading the command line loads the bench commands' module only (a docstring and two click
+    commands), never the edit suite, the baselines or imagehash."""
     code = ("import sys, neardupd.cli; "
             "print(sorted(m for m in sys.modules if m.startswith(('neardupd.bench', 'imagehash'))))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).parents[1]).stdout
-    assert loaded.strip() == "[]"
+    assert loaded.strip() == "['neardupd.bench', 'neardupd.bench.commands']"

@@ -9,5 +9,7 @@
 * :mod:`~neardupd.bench.frames`: ``neardupd bench make --frames``, every photo put into the same four
   frames, so pairs of different photos in one frame are measured as the negatives they are.
 
-Only the bench commands import this package (it brings imagehash and the edit suite along).
+* :mod:`~neardupd.bench.commands`: the `bench run` and `bench make` commands (they import the rest only when run).
+
+Only the bench commands import the rest of this package (it brings imagehash and the edit suite along).
 """
