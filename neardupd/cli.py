@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from neardupd import health, report, scanner
+from neardupd import health, report
 from neardupd.analyse import Analyser
 from neardupd.bench.commands import bench_group
 from neardupd.config import DATABASE_ENV, Config, default_database, load_config
@@ -69,12 +69,9 @@ def scan(ctx: click.Context, db: str | None, paths: Sequence[str]) -> None:
     config = _config(ctx, db)
     with open_store(config.database) as store:
         indexer = Indexer(store, config)
-        pool = scanner.start_decoders(config)
         try:
-            summary = report.scan_with_progress(indexer, pool, paths, show=sys.stderr.isatty())
+            summary = report.scan_with_progress(indexer, paths, show=sys.stderr.isatty())
         finally:
-            if pool is not None:
-                pool.stop()
             indexer.close()
         click.echo(report.scan_summary(summary, store.counts(), config.database))
 

@@ -291,9 +291,13 @@ class Indexer:
 
         Files are decoded on a helper thread one step ahead of the store: while this thread signs,
         matches and writes one file, the next one is being read and decoded (Pillow releases the GIL)."""
+        return self.scan_paths(self.begin_scan(roots), progress, paths_found, now)
+
+    def scan_paths(self, paths: list[bytes], progress: Callable[[bytes], None] | None = None,
+                   paths_found: Callable[[int], None] | None = None, now: float | None = None) -> ScanSummary:
+        """:meth:`scan` of the paths :meth:`begin_scan` found."""
         summary = ScanSummary()
         pairs_before = self.store.counts()["pairs"]
-        paths = self.begin_scan(roots)
         if paths_found:
             paths_found(len(paths))
 

@@ -13,13 +13,12 @@ import click
 from neardupd import scanner
 from neardupd.indexer import Indexer, ScanSummary
 from neardupd.store import PairRow, display_path
-from neardupd.workers import WorkerPool
 
 
-def scan_with_progress(indexer: Indexer, pool: WorkerPool | None, paths: Sequence[str], *, show: bool) -> ScanSummary:
-    """Run a scan with ``pool``'s decoders, with a progress bar on stderr when ``show``."""
+def scan_with_progress(indexer: Indexer, paths: Sequence[str], *, show: bool) -> ScanSummary:
+    """Run a scan (see :func:`neardupd.scanner.scan`), with a progress bar on stderr when ``show``."""
     if not show:
-        return scanner.scan(indexer, pool, paths)
+        return scanner.scan(indexer, paths)
     state: dict[str, object] = {}
 
     def found(total: int) -> None:
@@ -31,7 +30,7 @@ def scan_with_progress(indexer: Indexer, pool: WorkerPool | None, paths: Sequenc
         state["bar"].update(1, os.fsdecode(path))  # type: ignore[attr-defined]
 
     try:
-        return scanner.scan(indexer, pool, paths, progress=step, paths_found=found)
+        return scanner.scan(indexer, paths, progress=step, paths_found=found)
     finally:
         if "bar" in state:
             state["bar"].__exit__(None, None, None)  # type: ignore[attr-defined]

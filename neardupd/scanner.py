@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 _WAIT = 0.5
 """Seconds to wait for a decoder's result before looking again."""
+PARALLEL_FROM = 16
+"""Fewer files than this are decoded in this process: starting the decoder processes costs about a
+second of CPU (each imports NumPy, OpenCV and Pillow)."""
 
 
 def start_decoders(config: Config) -> WorkerPool | None:
@@ -37,16 +40,31 @@ def start_decoders(config: Config) -> WorkerPool | None:
         return None
 
 
-def scan(indexer: Indexer, pool: WorkerPool | None, roots: Iterable[str | bytes | os.PathLike],
+def scan(indexer: Indexer, roots: Iterable[str | bytes | os.PathLike],
          progress: Callable[[bytes], None] | None = None, paths_found: Callable[[int], None] | None = None,
-         now: float | None = None) -> ScanSummary:
-    """Index every image below ``roots`` with ``pool``'s decoders (without a pool: see
-    :meth:`Indexer.scan`); then forget the files gone from there as the deletion guard allows."""
-    if pool is None:
-        return indexer.scan(roots, progress, paths_found, now)
+         now: float | None = None, *, pool: WorkerPool | None = None) -> ScanSummary:
+    """Index every image below ``roots``, then forget the files gone from there as the deletion guard
+    allows. From PARALLEL_FROM files on, decoder processes decode (``pool``, or its own started
+    here and stopped after); fewer files, or where processes cannot start, are decoded in this
+    process (:meth:`Indexer.scan_paths`)."""
+    paths = indexer.begin_scan(roots)
+    own = pool is None and len(paths) >= PARALLEL_FROM
+    if own:
+        pool = start_decoders(indexer.config)
+    try:
+        if pool is None:
+            return indexer.scan_paths(paths, progress, paths_found, now)
+        return _scan_with(indexer, pool, paths, progress, paths_found, now)
+    finally:
+        if own and pool is not None:
+            pool.stop()
+
+
+def _scan_with(indexer: Indexer, pool: WorkerPool, found: list[bytes], progress: Callable[[bytes], None] | None,
+               paths_found: Callable[[int], None] | None, now: float | None) -> ScanSummary:
     summary = ScanSummary()
     pairs_before = indexer.store.counts()["pairs"]
-    paths = deque(indexer.begin_scan(roots))
+    paths = deque(found)
     if paths_found:
         paths_found(len(paths))
 

@@ -50,8 +50,8 @@ def test_a_decoder_that_crashes_or_hangs_costs_one_file(tmp_path, data, monkeypa
         pool = scanner.start_decoders(config)
         assert pool is not None
         try:
-            summary = scanner.scan(indexer, pool, [folder])
-            again = scanner.scan(indexer, pool, [folder])
+            summary = scanner.scan(indexer, [folder], pool=pool)
+            again = scanner.scan(indexer, [folder], pool=pool)
         finally:
             pool.stop()
         quarantined = sorted(kind for (kind,) in store.connection.execute("SELECT kind FROM quarantine"))

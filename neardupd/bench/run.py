@@ -107,12 +107,7 @@ def _run_neardupd(images: Path, truth: Truth, config: Config, keep_database: str
         with open_store(database) as store, \
                 Indexer(store, config.replace(database=database), on_candidates=seen) as indexer:
             started = time.perf_counter()
-            pool = scanner.start_decoders(config)
-            try:
-                scanner.scan(indexer, pool, [images], progress=progress)
-            finally:
-                if pool is not None:
-                    pool.stop()
+            scanner.scan(indexer, [images], progress=progress)
             seconds = time.perf_counter() - started
             paths = store.paths()
             rows = store.pairs(0.0)
