@@ -379,7 +379,7 @@ def _likely_original(a: Picture, b: Picture, borders_a: list[float] | None,
 
 
 def trimmed_mean(blocks: np.ndarray, *, keep: float = 0.75, min_blocks: int = 4) -> float:
-    """Mean of the best ``keep`` fraction of the blocks that are not NaN, in [0, 1] (0 if fewer than ``min_blocks``)."""
+    """Mean of the best ``keep`` of the blocks that are not NaN, in [0, 1] (0 under ``min_blocks``)."""
     usable = ~np.isnan(blocks)
     return float(np.clip(_trimmed_means(np.nan_to_num(blocks)[None], usable[None], keep, min_blocks)[0], 0.0, 1.0))
 
@@ -389,8 +389,7 @@ def aligned_block_scores(thumb_a: np.ndarray, thumb_b: np.ndarray, b_from_a: np.
     """(grid, grid) blockwise correlations between A's thumb and B's thumb warped into A's frame by
     ``b_from_a`` (3x3, A's thumb pixels to B's); NaN where B does not cover the block wholly or
     neither side has texture."""
-    size = (thumb_a.shape[1], thumb_a.shape[0])
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    size, flags = (thumb_a.shape[1], thumb_a.shape[0]), cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     warped = cv2.warpPerspective(thumb_b.astype(np.float32), b_from_a, size, flags=flags,
                                  borderMode=cv2.BORDER_REPLICATE)
     covered = cv2.warpPerspective(np.ones(thumb_b.shape, np.float32), b_from_a, size, flags=flags,
