@@ -80,7 +80,8 @@ def scan(ctx: click.Context, db: str | None, paths: Sequence[str]) -> None:
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per pair, one per line.")
 @click.option("--min-score", type=click.FloatRange(0, 1), default=None,
-              help="Lowest score shown [default: the index's match threshold]; lower shows weaker candidates.")
+              help="Lowest score shown [default: the index's match threshold; with --kind similar alone, every "
+                   "similar pair]; lower shows weaker candidates.")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(["exact", "pixel", "near", "modified", "similar"]),
               help="Only these kinds (repeatable; `similar`, other shots of one scene, only when asked).")
 @click.pass_context
@@ -90,6 +91,7 @@ def dupes(ctx: click.Context, db: str | None, as_json: bool, min_score: float | 
     \b
     Example:
         neardupd dupes --kind exact
+        neardupd dupes --kind similar
         neardupd dupes --json --min-score 0.4 | jq .
     """
     config = _config(ctx, db)
@@ -97,6 +99,8 @@ def dupes(ctx: click.Context, db: str | None, as_json: bool, min_score: float | 
         raise click.ClickException(f"{config.database}: no index yet; run `neardupd scan FOLDER` first")
     with open_store(config.database, readonly=True) as store:
         threshold = float(store.setting("match_threshold", str(config.match.threshold)) or 0)
+        if min_score is None and set(kinds) == {"similar"}:  # scored under the threshold by design
+            threshold = config.match.floor
         rows = store.pairs(threshold if min_score is None else min_score, kinds)
     if as_json:
         for row in rows:

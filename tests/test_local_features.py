@@ -206,3 +206,4 @@ def test_other_shots_stay_out_of_dupes_unless_asked(tmp_path, data):
     assert "exif-rotn" not in cli("dupes")
     assert "similar" not in cli("dupes", "--min-score", "0.4")
     assert "similar" in cli("dupes", "--min-score", "0.4", "--kind", "similar")
+    assert cli("dupes", "--kind", "similar").count("exif-rotn") >= 3  # other shots are scored under the threshold
