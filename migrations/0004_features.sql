@@ -5,7 +5,7 @@
 --   byte 0      format (1)
 --   bytes 1-4   width / height of the content view, float32 little-endian
 --   bytes 5-22  the 12 x 12 photo mask, row by row, one bit per cell (1 = natural-image texture)
---   then per keypoint, strongest first, 36 bytes: x, y as uint16 fractions of the content view
+--   then per keypoint, 36 bytes (ordered strongest first within each ORB pyramid level, the levels taken in turn): x, y as uint16 fractions of the content view
 --   (little-endian, 0-65535) and the 32-byte ORB descriptor.
 -- A file indexed before version 4 has no row here; `neardupd scan` (and the daemon's next walk)
 -- decodes it once more to add one.

@@ -1,12 +1,12 @@
 """The candidate index of local features: which stored pictures share keypoints with a new one.
 
-Each picture contributes the descriptors of its :data:`INDEXED` strongest keypoints. A search
-looks every descriptor of the new picture (as it is and mirrored) up in :data:`TABLES` hash
-tables, each keyed on 16 fixed bits of the 256 (locality-sensitive hashing for Hamming space),
-checks the full descriptor of every stored one met there, and counts per picture the new
-keypoints that found a partner within :data:`RADIUS` bits. That proposes a photo pasted
-anywhere, turned, seen in perspective or mirrored, which the fixed windows of the hash index
-cannot line up.
+Each picture contributes the descriptors of its first :data:`INDEXED` keypoints (the strongest of
+each scale, see :func:`neardupd.features._across_scales`). A search looks every descriptor of the
+new picture (as it is and mirrored) up in :data:`TABLES` hash tables, each keyed on 20 fixed bits
+of the 256 (locality-sensitive hashing for Hamming space), checks the full descriptor of every
+stored one met there, and counts per picture the new keypoints that found a partner within
+:data:`RADIUS` bits. That proposes a photo pasted anywhere, turned, seen in perspective or
+mirrored, which the fixed windows of the hash index cannot line up.
 
 A pair of descriptors 16 bits apart shares a table's 20 bits with probability 0.27, so one of
 six tables with 0.85; two strangers' descriptors (~100-128 bits apart) almost never pass the check.

@@ -40,7 +40,7 @@ class Features:
     points: np.ndarray
     """(n, 2) float32: x, y as fractions of the content view's width and height."""
     descriptors: np.ndarray
-    """(n, 32) uint8 ORB descriptors, strongest keypoint first."""
+    """(n, 32) uint8 ORB descriptors, strongest first within each pyramid level, the levels in turn."""
     aspect: float
     """Width over height of the content view."""
     photo: np.ndarray
@@ -125,9 +125,23 @@ def _extract(view: np.ndarray, count: int) -> tuple[Features, list]:
     keypoints, descriptors = _detector(count).detectAndCompute(view, within)
     if descriptors is None:
         return Features(EMPTY.points, EMPTY.descriptors, aspect, photo), []
-    order = np.argsort([-kp.response for kp in keypoints], kind="stable")  # strongest first
+    order = _across_scales(keypoints)
     points = np.float32([keypoints[i].pt for i in order]) / np.float32([width, height])
     return Features(points, descriptors[order], aspect, photo), [keypoints[i] for i in order]
+
+
+def _across_scales(keypoints: list) -> np.ndarray:
+    """Strongest first within each pyramid level, the levels taken in turn: the keypoint index keeps
+    only the first ones, and a copy shrunk into a screenshot shows only the coarse levels' keypoints
+    (strongest first overall: augly_unseen originals and copies proposed for each other 1,057 times,
+    in turn 1,120; frames set screenshots found 75 -> 103 of 135)."""
+    responses = np.array([kp.response for kp in keypoints])
+    octaves = np.array([kp.octave for kp in keypoints])
+    rank = np.empty(len(keypoints))
+    for octave in np.unique(octaves):
+        members = np.nonzero(octaves == octave)[0]
+        rank[members[np.argsort(-responses[members], kind="stable")]] = np.arange(len(members))
+    return np.lexsort((-responses, rank))
 
 
 def photo_mask(view: np.ndarray) -> np.ndarray:
@@ -145,7 +159,7 @@ _PER_KEYPOINT = 36
 
 
 def prefix_bytes(keypoints: int) -> int:
-    """Bytes of a BLOB holding its first (strongest) ``keypoints``: enough to read them alone."""
+    """Bytes of a BLOB holding its first ``keypoints`` (the strongest of each scale): enough to read them alone."""
     return _HEADER + _PER_KEYPOINT * keypoints
 
 
