@@ -68,12 +68,8 @@ class DescriptorIndex:
         self._sorted_keys: list[np.ndarray] = [np.zeros(0, np.uint32)] * TABLES
         self._sorted_rows: list[np.ndarray] = [np.zeros(0, np.int64)] * TABLES
         self._merged = 0
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __contains__(self, item: int) -> bool:
-        return item in self._rows
+        self._tail: list[tuple[np.ndarray, np.ndarray]] | None = None
+        """Per table, the rows added since the last merge sorted by key (None: to be sorted again)."""
 
     def add(self, item: int, descriptors: np.ndarray) -> None:
         self.remove(item)
@@ -88,6 +84,7 @@ class DescriptorIndex:
         self._keys[start:start + count] = keys(chosen)
         self._dead[start:start + count] = False
         self._size += count
+        self._tail = None
         self._rows[item] = (start, start + count)
         if self._size - self._merged > max(4096, self._merged // 8):
             self._merge()
@@ -124,11 +121,18 @@ class DescriptorIndex:
     def _lookup(self, table: int, probe_keys: np.ndarray, crowded: int) -> tuple[np.ndarray, np.ndarray]:
         probe_ids, rows = _matching(self._sorted_keys[table], self._sorted_rows[table], probe_keys, crowded)
         if self._size > self._merged:
-            tail = np.arange(self._merged, self._size)
-            order = np.argsort(self._keys[tail, table], kind="stable")
-            more_ids, more_rows = _matching(self._keys[tail[order], table], tail[order], probe_keys, crowded)
+            tail_keys, tail_rows = self._sorted_tail()[table]
+            more_ids, more_rows = _matching(tail_keys, tail_rows, probe_keys, crowded)
             probe_ids, rows = np.concatenate([probe_ids, more_ids]), np.concatenate([rows, more_rows])
         return probe_ids, rows
+
+    def _sorted_tail(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The rows added since the last merge, sorted by each table's key once per addition (not per search)."""
+        if self._tail is None:
+            tail = np.arange(self._merged, self._size)
+            orders = (tail[np.argsort(self._keys[tail, table], kind="stable")] for table in range(TABLES))
+            self._tail = [(self._keys[order, table], order) for table, order in enumerate(orders)]
+        return self._tail
 
     def _merge(self) -> None:
         live = np.nonzero(~self._dead[:self._size])[0]
@@ -137,6 +141,7 @@ class DescriptorIndex:
             self._sorted_rows[table] = live[order]
             self._sorted_keys[table] = self._keys[live[order], table]
         self._merged = self._size
+        self._tail = None
 
     def _reserve(self, count: int) -> None:
         if self._size + count <= len(self._owners):
@@ -153,9 +158,9 @@ def _distinctive_votes(probe_ids: np.ndarray, owners: np.ndarray,
     """(items, votes): each new keypoint votes once for each picture it met, but only when it
     met few (at most SHARED_BY): corners of common structure (a window frame, a letter, a
     text-like texture) lie near keypoints of many pictures and tell none of them apart."""
-    pairs = np.unique(owners * (int(probe_ids.max(initial=0)) + 1) + probe_ids)
-    probe_of = pairs % (int(probe_ids.max(initial=0)) + 1)
-    owner_of = pairs // (int(probe_ids.max(initial=0)) + 1)
+    span = int(probe_ids.max(initial=0)) + 1
+    pairs = np.unique(owners * span + probe_ids)
+    probe_of, owner_of = pairs % span, pairs // span
     met = np.bincount(probe_of)
     voting = met[probe_of] <= SHARED_BY
     return np.unique(owner_of[voting], return_counts=True)

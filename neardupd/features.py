@@ -64,7 +64,7 @@ class Features:
         count, labels = cv2.connectedComponents(self.photo.astype(np.uint8), connectivity=8)
         return count, labels.reshape(-1)
 
-    @property
+    @functools.cached_property
     def regions(self) -> int:
         """Separate patches of photo cells of at least REGION_CELLS: 1 for most photos, more in a
         screenshot (the photo, ads, avatars) or a collage."""
@@ -73,8 +73,13 @@ class Features:
 
     def in_photo(self) -> np.ndarray:
         """Which keypoints lie in photo cells of the mask."""
-        cells = np.minimum((self.points * GRID).astype(int), GRID - 1)
-        return self.photo[cells[:, 1], cells[:, 0]]
+        return self.photo.reshape(-1)[cell_index(self.points)]
+
+
+def cell_index(points: np.ndarray) -> np.ndarray:
+    """Row-major index of the GRID x GRID cell each of ``points`` (fractions of the view) lies in."""
+    index = np.minimum((points * GRID).astype(int), GRID - 1)
+    return index[:, 1] * GRID + index[:, 0]
 
 
 EMPTY = Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), 1.0, np.zeros((GRID, GRID), bool))

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from neardupd.features import GRID, Features
+from neardupd.features import GRID, Features, cell_index
 
 RATIO = 0.85
 MIN_MATCHES = 20
 MIN_INLIERS = 20
+"""Inliers a fit needs by default (``match.min_inliers`` in the config; strangers: 0-15)."""
 REPROJECTION = 4.0
 """RANSAC inlier distance, pixels of the SIDE-pixel views."""
 PARTNER_DISTANCE = 8.0
@@ -56,11 +57,9 @@ class Alignment:
     """3x3, maps A's pixels (SIDE-pixel view) to B's; B as it is (mirroring folded in)."""
     mirrored: bool
     inliers: int
-    agreement: float
-    """Best side's share of photo keypoints inside the overlap that have a partner, in [0, 1]."""
     size_a: tuple[float, float]
     size_b: tuple[float, float]
-    regions: tuple[float, ...] = ()
+    regions: tuple[float, ...]
     """Agreement of each separate photo region of the side judged (one for most photos), the
     largest region first."""
     inlier_ratio: float = 1.0
@@ -71,6 +70,12 @@ class Alignment:
     """The same from the other side (a copy inside a screenshot agrees from the copy's side only)."""
     agreeing_a: np.ndarray = field(default_factory=lambda: np.zeros((GRID, GRID), bool))
     """(GRID, GRID) bool: A's cells whose keypoints found partners in B."""
+
+    @property
+    def agreement(self) -> float:
+        """The judged side's share of photo cells inside the overlap whose keypoints have a partner,
+        in [0, 1]: its least agreeing region's."""
+        return min(self.regions)
 
     @property
     def another_shot(self) -> bool:
@@ -110,8 +115,7 @@ class Alignment:
         mapped = cv2.perspectiveTransform(centres, self.homography).reshape(-1, 2) / np.float32(self.size_b)
         inside = (mapped >= 0).all(axis=1) & (mapped < 1).all(axis=1)
         found = np.zeros(grid * grid, bool)
-        cells = np.minimum((mapped[inside] * GRID).astype(int), GRID - 1)
-        found[np.nonzero(inside)[0]] = mask_b[cells[:, 1], cells[:, 0]]
+        found[np.nonzero(inside)[0]] = mask_b.reshape(-1)[cell_index(mapped[inside])]
         return found.reshape(grid, grid)
 
     @property
@@ -159,19 +163,20 @@ def _box(corners: np.ndarray, homography: np.ndarray, size: tuple[float, float])
     return [round(float(v), 3) for v in (left, top, right, bottom)]
 
 
-def align(a: Features, b: Features, b_mirrored: Features | None = None) -> Alignment | None:
+def align(a: Features, b: Features, b_mirrored: Features | None = None, *,
+          min_inliers: int = MIN_INLIERS) -> Alignment | None:
     """The best-agreeing alignment of B (as it is, or mirrored) onto A, or None if none fits."""
     best = None
     for features, mirrored in ((b, False), (b_mirrored, True)):
         if features is None or (best is not None and best.agreement >= CONVINCING):
             continue
-        found = _align_one(a, features, b, mirrored)
+        found = _align_one(a, features, b, mirrored, min_inliers)
         if found is not None and (best is None or (found.agreement, found.inliers) > (best.agreement, best.inliers)):
             best = found
     return best
 
 
-def _align_one(a: Features, seen: Features, b: Features, mirrored: bool) -> Alignment | None:
+def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inliers: int) -> Alignment | None:
     if len(a) < MIN_MATCHES or len(seen) < MIN_MATCHES:
         return None
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(seen.descriptors, a.descriptors, k=2)
@@ -185,7 +190,7 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool) -> Alig
     if homography is None or not _plausible(homography):
         return None
     inliers = int(mask.sum())
-    if inliers < MIN_INLIERS:
+    if inliers < min_inliers:
         return None
     kept = mask.ravel() > 0
     mapped = cv2.perspectiveTransform(source[kept].reshape(-1, 1, 2), homography).reshape(-1, 2)
@@ -198,7 +203,7 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool) -> Alig
     agreeing_a |= _cells_in(agreeing_b, seen.size(), inverse, size_a)
     if mirrored:  # B's pixels = the mirror image's, flipped back
         homography = np.float64([[-1, 0, size_b[0]], [0, 1, 0], [0, 0, 1]]) @ homography
-    return Alignment(homography, mirrored, inliers, min(regions), size_a, size_b, regions,
+    return Alignment(homography, mirrored, inliers, size_a, size_b, regions,
                      inliers / len(good), residual, other, agreeing_a.reshape(GRID, GRID))
 
 
@@ -232,7 +237,7 @@ def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, tar
     partnered[rows[bits < PARTNER_BITS]] = True
     # by cells, not keypoints: a frame's few photo-like cells (avatars, a logo) are dense with
     # keypoints, and must not outvote the main photo's area
-    cells = _cells(source.points[checked])
+    cells = cell_index(source.points[checked])
     per_cell = np.bincount(cells, minlength=GRID * GRID)
     seen = per_cell > 0
     agreeing = np.bincount(cells[partnered], minlength=GRID * GRID) >= CELL_SHARE * per_cell
@@ -261,10 +266,5 @@ def _cells_in(agreeing: np.ndarray, size: tuple[float, float], homography: np.nd
     centres = np.float32(np.stack([(cols + 0.5) / GRID * size[0], (rows + 0.5) / GRID * size[1]], axis=1))
     mapped = cv2.perspectiveTransform(centres.reshape(-1, 1, 2), homography).reshape(-1, 2) / np.float32(target_size)
     inside = (mapped >= 0).all(axis=1) & (mapped < 1).all(axis=1)
-    found[_cells(mapped[inside])] = True
+    found[cell_index(mapped[inside])] = True
     return found
-
-
-def _cells(points: np.ndarray) -> np.ndarray:
-    index = np.minimum((points * GRID).astype(int), GRID - 1)
-    return index[:, 1] * GRID + index[:, 0]

@@ -80,6 +80,22 @@ class ScanSummary:
         self.counts[outcome.value] = self.counts.get(outcome.value, 0) + 1
 
 
+@dataclass
+class ScanRun:
+    """One scan under way (see :meth:`Indexer.begin_scan`): the paths found, the summary so far,
+    and whom to tell of each file done."""
+
+    paths: list[bytes]
+    pairs_before: int
+    progress: Callable[[bytes], None] | None = None
+    summary: ScanSummary = field(default_factory=ScanSummary)
+
+    def done(self, path: bytes, outcome: Outcome) -> None:
+        self.summary.add(outcome)
+        if self.progress:
+            self.progress(path)
+
+
 class Indexer:
     """Indexes files into ``store`` and records their matches."""
 
@@ -291,50 +307,45 @@ class Indexer:
 
         Files are decoded on a helper thread one step ahead of the store: while this thread signs,
         matches and writes one file, the next one is being read and decoded (Pillow releases the GIL)."""
-        return self.scan_paths(self.begin_scan(roots), progress, paths_found, now)
+        return self.scan_run(self.begin_scan(roots, progress, paths_found), now)
 
-    def scan_paths(self, paths: list[bytes], progress: Callable[[bytes], None] | None = None,
-                   paths_found: Callable[[int], None] | None = None, now: float | None = None) -> ScanSummary:
-        """:meth:`scan` of the paths :meth:`begin_scan` found."""
-        summary = ScanSummary()
-        pairs_before = self.store.counts()["pairs"]
-        if paths_found:
-            paths_found(len(paths))
-
-        def done(path: bytes, outcome: Outcome) -> None:
-            summary.add(outcome)
-            if progress:
-                progress(path)
-
+    def scan_run(self, run: ScanRun, now: float | None = None) -> ScanSummary:
+        """:meth:`scan` of the paths :meth:`begin_scan` found, decoding here."""
         in_flight: deque[tuple[Work, Future[Read]]] = deque()
 
         def finish_oldest() -> None:
             work, reading = in_flight.popleft()
-            done(work.path, self.quietly(work.path, lambda: self._finish(work, reading)))
+            run.done(work.path, self.quietly(work.path, lambda: self._finish(work, reading)))
 
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="neardupd-read") as reader:
-            for path in paths:
+            for path in run.paths:
                 step = self.quietly(path, lambda: self.prepare(path))  # noqa: B023 - called at once
                 if isinstance(step, Outcome):
-                    done(path, step)
+                    run.done(path, step)
                     continue
                 in_flight.append((step, reader.submit(self.analyser.read, step.path, step.digest)))
                 if len(in_flight) > _LOOKAHEAD:
                     finish_oldest()
             while in_flight:
                 finish_oldest()
-        self.end_scan(summary, pairs_before, time.time() if now is None else now)
-        return summary
+        return self.end_scan(run, now)
 
-    def begin_scan(self, roots: Iterable[str | bytes | os.PathLike]) -> list[bytes]:
-        """Take ``roots`` as the roots files may be opened from; every path below them, sorted."""
+    def begin_scan(self, roots: Iterable[str | bytes | os.PathLike], progress: Callable[[bytes], None] | None = None,
+                   paths_found: Callable[[int], None] | None = None) -> ScanRun:
+        """Take ``roots`` as the roots files may be opened from and find every path below them, sorted
+        (``paths_found`` is told how many)."""
         self.roots = [os.path.abspath(os.fsencode(root)) for root in roots]
-        return [path for root in self.roots for path in walk_images(root)]
+        paths = [path for root in self.roots for path in walk_images(root)]
+        if paths_found:
+            paths_found(len(paths))
+        return ScanRun(paths, self.store.counts()["pairs"], progress)
 
-    def end_scan(self, summary: ScanSummary, pairs_before: int, now: float) -> None:
+    def end_scan(self, run: ScanRun, now: float | None = None) -> ScanSummary:
         """After a scan's files: sweep the gone ones (see :meth:`_sweep`) and count the new pairs."""
-        summary.removed, summary.held = self._sweep(now)
-        summary.pairs = self.store.counts()["pairs"] - pairs_before
+        summary = run.summary
+        summary.removed, summary.held = self._sweep(time.time() if now is None else now)
+        summary.pairs = self.store.counts()["pairs"] - run.pairs_before
+        return summary
 
     def _finish(self, work: Work, reading: Future[Read]) -> Outcome:
         try:
@@ -351,15 +362,22 @@ class Indexer:
             self.remove_path(path)
             return Outcome.SKIPPED
         except OSError as err:
-            log.warning("%s: cannot read (%s)", os.fsdecode(path), err.strerror or err)
-            try:
-                stat = os.lstat(path)
-                with self.writing():
-                    self.store.record_error(path, stat.st_size, stat.st_mtime_ns, "unreadable",
-                                            f"cannot read the file ({err.strerror or err}); check its permissions")
-            except OSError:
-                pass
+            return self.unreadable(path, f"cannot read the file ({err.strerror or err})")
+
+    def unreadable(self, path: bytes, reason: str) -> Outcome:
+        """Record a file that cannot be read, with ``reason``; forgotten if it is gone."""
+        try:
+            stat = os.lstat(path)
+        except FileNotFoundError:
+            self.remove_path(path)
+            return Outcome.SKIPPED
+        except OSError:
             return Outcome.FAILED
+        log.warning("%s: %s", os.fsdecode(path), reason)
+        with self.writing():
+            self.store.record_error(path, stat.st_size, stat.st_mtime_ns, "unreadable",
+                                    f"{reason}; check its permissions")
+        return Outcome.FAILED
 
     def _sweep(self, now: float) -> tuple[int, int]:
         """After a scan: mark the roots' indexed files that are gone as missing and delete those

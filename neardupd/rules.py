@@ -61,7 +61,7 @@ def judge(a: Picture, b: Picture, config: Config, hint: Neighbour | None = None,
     alignment = None
     if a.features is not None and b.features is not None and _worth_aligning(
             thumbs, shares_keypoints, _framed(a, b) or _mostly_frame(a, b), config.match):
-        alignment = geometry.align(a.features, b.features, b_mirrored)
+        alignment = geometry.align(a.features, b.features, b_mirrored, min_inliers=config.match.min_inliers)
     return verdict(a, b, thumbs, alignment, config.match)
 
 
@@ -80,11 +80,11 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geo
             settings: MatchSettings) -> Scored:
     """One score and explanation from the thumbs' comparison and the keypoints' alignment."""
     part_differs = confirm.differing_region(thumbs.block_scores, DIFFER_BELOW) is not None
-    if alignment is None or alignment.inliers < settings.min_inliers:
+    framed = _framed(a, b)
+    if alignment is None:
         score = thumbs.score
-        framed = _framed(a, b) or _mostly_frame(a, b)
-        if ((part_differs and thumbs.score < UNDER_OVERLAY) or framed) and _both_textured(a, b, settings) \
-                and _worth_aligning(thumbs, True, framed, settings):
+        if ((part_differs and thumbs.score < UNDER_OVERLAY) or framed or _mostly_frame(a, b)) \
+                and _both_textured(a, b, settings):
             # a part of the pictures differs, or they are mostly frame, and with plenty of keypoints
             # on both photos not one alignment: the photos differ (what agrees is a frame around them).
             # Thumbs this alike but for a part are a copy under an overlay that took the keypoints.
@@ -99,7 +99,7 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geo
         kind, details = confirm.explain(a, b, thumbs)
         details |= _geometry_details(alignment)
         return Scored(min(max(aligned, thumbs.score), settings.unaligned_cap), "similar", "none", details)
-    if _framed(a, b):  # the thumbs see mostly the frame: the keypoints alone decide
+    if framed:  # the thumbs see mostly the frame: the keypoints alone decide
         thumbs = confirm.Confirmation(0.0, thumbs.transform, thumbs.block_scores)
     if aligned >= settings.threshold and not _pictures_agree(a, b, alignment, settings):
         # keypoints agree (a shared caption, big text, a background) but the photos do not; thumbs
@@ -114,7 +114,7 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geo
         return Scored(aligned, "modified" if kind == "near" and _moved(alignment) else kind,
                       found.transform_name, details)
     disagrees = alignment.agreement < settings.min_agreement
-    vetoed = (part_differs or _framed(a, b)) and disagrees
+    vetoed = (part_differs or framed) and disagrees
     score = min(aligned, settings.unaligned_cap) if vetoed else thumbs.score
     kind, details = confirm.explain(a, b, thumbs)
     return Scored(score, kind, thumbs.transform_name, details)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
 from neardupd.config import Config
 from neardupd.errors import DecodeError
-from neardupd.indexer import Indexer, Outcome, ScanSummary, Work
+from neardupd.indexer import Indexer, Outcome, ScanRun, ScanSummary, Work
 from neardupd.workers import Job, JobResult, JobStatus, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -46,36 +45,24 @@ def scan(indexer: Indexer, roots: Iterable[str | bytes | os.PathLike],
     """Index every image below ``roots``, then forget the files gone from there as the deletion guard
     allows. From PARALLEL_FROM files on, decoder processes decode (``pool``, or its own started
     here and stopped after); fewer files, or where processes cannot start, are decoded in this
-    process (:meth:`Indexer.scan_paths`)."""
-    paths = indexer.begin_scan(roots)
-    own = pool is None and len(paths) >= PARALLEL_FROM
+    process (:meth:`Indexer.scan_run`)."""
+    run = indexer.begin_scan(roots, progress, paths_found)
+    own = pool is None and len(run.paths) >= PARALLEL_FROM
     if own:
         pool = start_decoders(indexer.config)
     try:
         if pool is None:
-            return indexer.scan_paths(paths, progress, paths_found, now)
-        return _scan_with(indexer, pool, paths, progress, paths_found, now)
+            return indexer.scan_run(run, now)
+        return _scan_with(indexer, pool, run, now)
     finally:
         if own and pool is not None:
             pool.stop()
 
 
-def _scan_with(indexer: Indexer, pool: WorkerPool, found: list[bytes], progress: Callable[[bytes], None] | None,
-               paths_found: Callable[[int], None] | None, now: float | None) -> ScanSummary:
-    summary = ScanSummary()
-    pairs_before = indexer.store.counts()["pairs"]
-    paths = deque(found)
-    if paths_found:
-        paths_found(len(paths))
-
-    def done(path: bytes, outcome: Outcome) -> None:
-        summary.add(outcome)
-        if progress:
-            progress(path)
-
+def _scan_with(indexer: Indexer, pool: WorkerPool, run: ScanRun, now: float | None) -> ScanSummary:
+    paths = deque(run.paths)
     in_flight: dict[int, Work] = {}
-    order: deque[int] = deque()
-    """Keys in the order the files were handed out: results are stored in that order (the files
+    """By key, in the order the files were handed out: results are stored in that order (the files
     of a folder stored in the same order every time: a scan's pairs do not depend on timing)."""
     answers: dict[int, JobResult] = {}
     keys = itertools.count(1)
@@ -85,20 +72,17 @@ def _scan_with(indexer: Indexer, pool: WorkerPool, found: list[bytes], progress:
             path = paths.popleft()
             step = indexer.quietly(path, lambda: indexer.prepare(path))  # noqa: B023 - called at once
             if isinstance(step, Outcome):
-                done(path, step)
+                run.done(path, step)
                 continue
             key = next(keys)
             in_flight[key] = step
-            order.append(key)
             pool.submit(Job(key, step.path, digest=step.digest))
         for result in pool.collect(_WAIT):
             answers[result.job.key] = result
-        while order and order[0] in answers:
-            key = order.popleft()
-            work = in_flight.pop(key)
-            done(work.path, _store(indexer, work, answers.pop(key)))
-    indexer.end_scan(summary, pairs_before, time.time() if now is None else now)
-    return summary
+        while in_flight and (oldest := next(iter(in_flight))) in answers:
+            work = in_flight.pop(oldest)
+            run.done(work.path, _store(indexer, work, answers.pop(oldest)))
+    return indexer.end_scan(run, now)
 
 
 def _store(indexer: Indexer, work: Work, result: JobResult) -> Outcome:
@@ -109,13 +93,7 @@ def _store(indexer: Indexer, work: Work, result: JobResult) -> Outcome:
     if status is JobStatus.DECODE_ERROR:
         return indexer.failed(work, DecodeError(os.fsdecode(work.path), *result.value))
     if status is JobStatus.OS_ERROR:
-        if not os.path.lexists(work.path):
-            indexer.remove_path(work.path)
-            return Outcome.SKIPPED
-        log.warning("%s: %s", os.fsdecode(work.path), result.value)
-        with indexer.writing():
-            indexer.add_error(work, "unreadable", f"{result.value}; check its permissions")
-        return Outcome.FAILED
+        return indexer.unreadable(work.path, result.value)
     with indexer.writing():  # crashed or overran: never decoded again while unchanged
         indexer.store.quarantine(work.path, work.size, work.mtime_ns, status.value, str(result.value))
     return Outcome.QUARANTINED

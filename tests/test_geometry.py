@@ -9,8 +9,7 @@ from neardupd.geometry import Alignment
 
 
 def _aligned(regions: tuple[float, ...], other: tuple[float, ...] = ()) -> Alignment:
-    return Alignment(np.eye(3), False, 50, min(regions), (480.0, 320.0), (480.0, 320.0), regions,
-                     other_regions=other)
+    return Alignment(np.eye(3), False, 50, (480.0, 320.0), (480.0, 320.0), regions, other_regions=other)
 
 
 @pytest.mark.parametrize(("regions", "other", "shared"), [
