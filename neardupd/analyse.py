@@ -54,6 +54,8 @@ class Read:
     size: int
     digest: bytes
     loaded: Loaded
+    data: bytes | None = None
+    """The file's bytes when it was read whole (to decode again at more pixels, see :meth:`Analyser.sign`)."""
 
 
 class Analyser:
@@ -93,20 +95,28 @@ class Analyser:
                 return Read(path, size, digest or _stream_digest(handle), loaded)
             data = handle.read()
         if digest is not None:
-            return Read(path, size, digest, self.load(io.BytesIO(data), path))
+            return Read(path, size, digest, self.load(io.BytesIO(data), path), data)
         hashing = self._hasher.submit(lambda: hashlib.sha256(data).digest())
         try:
             loaded = self.load(io.BytesIO(data), path)
         finally:
             wait([hashing])
-        return Read(path, size, hashing.result(), loaded)
+        return Read(path, size, hashing.result(), loaded, data)
 
     def sign(self, read: Read) -> Analysed:
         """Every signature of a file read by :meth:`read`."""
-        decoded = normalise(read.loaded, self.config.decode.work_size, features.SIDE)
+        work_size = self.config.decode.work_size
+        decoded = normalise(read.loaded, work_size, features.DETAIL)
         sig = signature.compute(decoded.pixels)
-        view = features.feature_view(signature.crop(decoded.detail, sig.content_box))  # type: ignore[arg-type]
-        plain, mirrored = features.extract_both(view)
+        content = signature.crop(decoded.detail, sig.content_box)  # type: ignore[arg-type]
+        wanted = features.zoom_side(content)
+        if wanted > max(content.shape) and read.data is not None and _reduced(read.loaded):
+            # a small photo in a big picture (a screenshot) decoded at reduced size: again at more
+            # pixels, for its keypoints only (signatures and digests stay those of the first decode)
+            more = normalise(self.load(io.BytesIO(read.data), read.path, long_side=round(
+                wanted * max(read.loaded.width, read.loaded.height) / max(content.shape))), work_size, features.DETAIL)
+            content = signature.crop(more.detail, sig.content_box)  # type: ignore[arg-type]
+        plain, mirrored = features.extract_both(content)
         picture = Picture.from_signature(sig, decoded.width, decoded.height, read.size, plain)
         return Analysed(read.path, read.digest, decoded.pixel_digest, sig, picture, decoded.format, mirrored)
 
@@ -117,10 +127,15 @@ class Analyser:
             check_header(handle.read(SNIFF_BYTES), path)
             return _stream_digest(handle)
 
-    def load(self, handle: BinaryIO, path: bytes) -> Loaded:
+    def load(self, handle: BinaryIO, path: bytes, long_side: int = 0) -> Loaded:
         settings = self.config.decode
         return self.reader(handle, path, work_size=settings.work_size, max_pixels=settings.max_pixels,
-                           max_decoded_pixels=decoded_pixel_limit(self.config))
+                           max_decoded_pixels=decoded_pixel_limit(self.config), long_side=long_side)
+
+
+def _reduced(loaded: Loaded) -> bool:
+    """Whether the decoder shrank the picture (a JPEG decoded at reduced size)."""
+    return max(loaded.image.size) < max(loaded.width, loaded.height)
 
 
 def _stream_digest(handle: BinaryIO) -> bytes:

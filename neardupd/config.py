@@ -79,8 +79,10 @@ class MatchSettings:
     0.04-0.28 on augly_unseen's text_big strangers; copies 0.75-0.99, a photo in a screenshot 0.24-0.86)."""
     feature_candidates: int = 4
     """Stored pictures sharing the most keypoints with a new one that are confirmed too."""
-    min_votes: int = 4
-    """New keypoints that must meet one of a stored picture's for it to be a candidate."""
+    min_votes: int = 3
+    """New keypoints that must meet one of a stored picture's for it to be a candidate (the candidates
+    are ranked by how well their matches agree on one scale and turn, so 3 is enough: augly_unseen's
+    keypoint candidates 703 of 885 copies at 3, 686 at 4)."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -86,11 +87,12 @@ class Loaded:
 
 
 def read_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size: int = 256,
-                max_pixels: int = 200_000_000, max_decoded_pixels: int | None = None) -> Loaded:
+                max_pixels: int = 200_000_000, max_decoded_pixels: int | None = None,
+                long_side: int = 0) -> Loaded:
     """The first half of :func:`decode_stream`: the picture loaded by Pillow (a JPEG at
-    reduced size), not yet turned upright or converted. Nearly all of it runs without the GIL.
-    ``max_decoded_pixels`` refuses what would need more memory than a decoder has (a JPEG counts
-    at its reduced size)."""
+    reduced size: both sides at least ``work_size``, the long side at least ``long_side``), not
+    yet turned upright or converted. Nearly all of it runs without the GIL. ``max_decoded_pixels``
+    refuses what would need more memory than a decoder has (a JPEG counts at its reduced size)."""
     _register_heif()
     check_header(handle.read(SNIFF_BYTES), path)
     handle.seek(0)
@@ -100,7 +102,8 @@ def read_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size:
         image = _open(handle, path)
         width, height = _check_size(image, path, max_pixels)
         if image.format == "JPEG":
-            image.draft(None, (work_size, work_size))
+            scale = long_side / max(width, height)
+            image.draft(None, (max(work_size, math.ceil(width * scale)), max(work_size, math.ceil(height * scale))))
         _check_decoded_size(image, path, max_decoded_pixels)
         image.decodermaxblock = _read_block(handle)
         _load(image, path)

@@ -6,7 +6,10 @@ new picture (as it is and mirrored) up in :data:`TABLES` hash tables, each keyed
 of the 256 (locality-sensitive hashing for Hamming space), checks the full descriptor of every
 stored one met there, and counts per picture the new keypoints that found a partner within
 :data:`RADIUS` bits. That proposes a photo pasted anywhere, turned, seen in perspective or
-mirrored, which the fixed windows of the hash index cannot line up.
+mirrored, which the fixed windows of the hash index cannot line up. The pictures met are ranked by
+how many of those partners agree on one scale and one turn (see :func:`consistent_matches`), not
+by their count: a tiny blocky JPEG or a screenshot's ad meets many pictures' keypoints, each
+somewhere else.
 
 A pair of descriptors 16 bits apart shares a table's 20 bits with probability 0.27, so one of
 six tables with 0.85; two strangers' descriptors (~100-128 bits apart) almost never pass the check.
@@ -14,10 +17,11 @@ six tables with 0.85; two strangers' descriptors (~100-128 bits apart) almost ne
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> stored = rng.integers(0, 256, (64, 32), dtype=np.uint8)
+>>> points = rng.uniform(0, 480, (64, 2)).astype(np.float32)
 >>> index = DescriptorIndex()
->>> index.add(7, stored)
->>> index.add(8, rng.integers(0, 256, (64, 32), dtype=np.uint8))
->>> index.search(stored[:20], min_votes=4)
+>>> index.add(7, stored, points)
+>>> index.add(8, rng.integers(0, 256, (64, 32), dtype=np.uint8), points)
+>>> index.search(stored[:20], points[:20] / 2, min_votes=4)
 [(7, 20)]
 """
 
@@ -40,6 +44,12 @@ camera photos in shared/data (none of them in a benchmark). ORB's bits are far f
 corners (a quarter of them set, or three quarters), and unbalanced keys fill a few buckets."""
 _BITS = np.array(BALANCED_BITS).reshape(KEY_BITS, TABLES).T
 """Which bits key each table (fixed: dealt round-robin so every table gets some of the best)."""
+SCALE_BIN = 0.2
+TURN_BIN = 30.0
+"""Bins (log2 of the scale, degrees of the turn) in which pairs of matches vote for one
+similarity transform; a 2 x 2 window of bins counts, so a perspective or a skew still agrees."""
+MIN_SPAN = 5.0
+"""Pairs of keypoints closer than this (pixels) say nothing about scale or turn."""
 SHARED_BY = 4
 CROWDED = 8
 """A bucket holding this many times its fair share of entries is skipped, as a search engine
@@ -60,6 +70,7 @@ class DescriptorIndex:
 
     def __init__(self) -> None:
         self._descriptors = np.zeros((0, 4), np.uint64)
+        self._points = np.zeros((0, 2), np.float16)
         self._owners = np.zeros(0, np.int64)
         self._keys = np.zeros((0, TABLES), np.uint32)
         self._size = 0
@@ -71,7 +82,9 @@ class DescriptorIndex:
         self._tail: list[tuple[np.ndarray, np.ndarray]] | None = None
         """Per table, the rows added since the last merge sorted by key (None: to be sorted again)."""
 
-    def add(self, item: int, descriptors: np.ndarray) -> None:
+    def add(self, item: int, descriptors: np.ndarray, points: np.ndarray) -> None:
+        """Index the first INDEXED of a picture's keypoints: their descriptors, and their positions
+        (pixels of its keypoint view, see :meth:`neardupd.features.Features.pixels`)."""
         self.remove(item)
         chosen = np.ascontiguousarray(descriptors[:INDEXED], dtype=np.uint8)
         count = len(chosen)
@@ -80,6 +93,7 @@ class DescriptorIndex:
         self._reserve(count)
         start = self._size
         self._descriptors[start:start + count] = chosen.view(np.uint64).reshape(count, 4)
+        self._points[start:start + count] = points[:count]
         self._owners[start:start + count] = item
         self._keys[start:start + count] = keys(chosen)
         self._dead[start:start + count] = False
@@ -94,9 +108,12 @@ class DescriptorIndex:
         if rows is not None:
             self._dead[rows[0]:rows[1]] = True
 
-    def search(self, descriptors: np.ndarray, *, min_votes: int, limit: int = 16) -> list[tuple[int, int]]:
+    def search(self, descriptors: np.ndarray, points: np.ndarray, *, mirrored_from: int | None = None,
+               min_votes: int, limit: int = 16) -> list[tuple[int, int]]:
         """(item, votes) of stored pictures with at least ``min_votes`` of the given descriptors
-        meeting one of theirs, most votes first."""
+        meeting one of theirs, those whose matches agree best on one scale and turn first.
+        ``points`` are the descriptors' positions (pixels); those from ``mirrored_from`` on were
+        found on the new picture's mirror image (matched among themselves only)."""
         if len(descriptors) == 0 or self._size == 0:
             return []
         probes = np.ascontiguousarray(descriptors, dtype=np.uint8)
@@ -113,10 +130,18 @@ class DescriptorIndex:
             return []
         distance = np.bitwise_count(probe_words[probe_ids] ^ self._descriptors[rows]).sum(axis=1)
         keep = (distance <= RADIUS) & ~self._dead[rows]
-        items, counts = _distinctive_votes(probe_ids[keep], self._owners[rows[keep]], distance[keep])
-        ranked = sorted(((int(i), int(c)) for i, c in zip(items, counts, strict=True) if c >= min_votes),
-                        key=lambda pair: (-pair[1], pair[0]))
-        return ranked[:limit]
+        probe_ids, rows = _distinctive_matches(probe_ids[keep], rows[keep], self._owners[rows[keep]])
+        owners = self._owners[rows]
+        mirrored = probe_ids >= (len(probes) if mirrored_from is None else mirrored_from)
+        ranked = []
+        for item in np.unique(owners):
+            chosen = owners == item
+            votes = int(chosen.sum())
+            if votes >= min_votes:
+                agreeing = consistent_matches(points[probe_ids[chosen]], self._points[rows[chosen]].astype(np.float32),
+                                              mirrored[chosen])
+                ranked.append((-agreeing, -votes, int(item)))
+        return [(item, -votes) for _, votes, item in sorted(ranked)[:limit]]
 
     def _lookup(self, table: int, probe_keys: np.ndarray, crowded: int) -> tuple[np.ndarray, np.ndarray]:
         probe_ids, rows = _matching(self._sorted_keys[table], self._sorted_rows[table], probe_keys, crowded)
@@ -148,22 +173,52 @@ class DescriptorIndex:
             return
         grow = max(self._size + count, 2 * len(self._owners), 1024)
         self._descriptors = _grown(self._descriptors, grow)
+        self._points = _grown(self._points, grow)
         self._owners = _grown(self._owners, grow)
         self._keys = _grown(self._keys, grow)
         self._dead = _grown(self._dead, grow)
 
 
-def _distinctive_votes(probe_ids: np.ndarray, owners: np.ndarray,
-                       distance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(items, votes): each new keypoint votes once for each picture it met, but only when it
-    met few (at most SHARED_BY): corners of common structure (a window frame, a letter, a
+def _distinctive_matches(probe_ids: np.ndarray, rows: np.ndarray,
+                         owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(probe, row) matches, one per new keypoint and picture met, kept only for keypoints that
+    met few pictures (at most SHARED_BY): corners of common structure (a window frame, a letter, a
     text-like texture) lie near keypoints of many pictures and tell none of them apart."""
     span = int(probe_ids.max(initial=0)) + 1
-    pairs = np.unique(owners * span + probe_ids)
-    probe_of, owner_of = pairs % span, pairs // span
+    pairs, first = np.unique(owners * span + probe_ids, return_index=True)
+    probe_of = pairs % span
     met = np.bincount(probe_of)
     voting = met[probe_of] <= SHARED_BY
-    return np.unique(owner_of[voting], return_counts=True)
+    return probe_of[voting], rows[first[voting]]
+
+
+def consistent_matches(new: np.ndarray, stored: np.ndarray, mirrored: np.ndarray) -> float:
+    """About how many of the matches (positions in the new picture and in the stored one) agree on
+    one similarity transform: each pair of matches votes for the scale and the turn between the
+    two pictures (a Hough transform, as in Lowe's SIFT), and the most-voted bin's pair count is
+    turned back into a number of matches. A copy's matches agree; a stranger's are scattered.
+    Measured on augly_unseen in the scan's order, keypoint candidates alone: 666 of 885 copies
+    ranked by count, 686 by agreement, 703 by agreement from 3 votes (``match.min_votes``)."""
+    first, second = np.triu_indices(len(new), 1)
+    same_side = mirrored[first] == mirrored[second]
+    span_new, span_stored = new[second] - new[first], stored[second] - stored[first]
+    length_new, length_stored = np.hypot(*span_new.T), np.hypot(*span_stored.T)
+    usable = same_side & (length_new > MIN_SPAN) & (length_stored > MIN_SPAN)
+    if not usable.any():
+        return 0.0
+    scale = np.log2(length_new[usable] / length_stored[usable])
+    turn = np.degrees(np.arctan2(span_new[usable, 1], span_new[usable, 0])
+                      - np.arctan2(span_stored[usable, 1], span_stored[usable, 0])) % 360
+    scales, turns = round(8 / SCALE_BIN), round(360 / TURN_BIN)
+    scale_bin = np.floor((scale + 4) / SCALE_BIN).astype(int)
+    inside = (scale_bin >= 0) & (scale_bin < scales)
+    turn_bin = np.floor(turn / TURN_BIN).astype(int) % turns
+    votes = np.bincount(scale_bin[inside] * turns + turn_bin[inside], minlength=scales * turns)
+    votes = votes.reshape(scales, turns).astype(float)
+    votes[1:] += votes[:-1].copy()
+    votes += np.roll(votes, 1, axis=1)
+    pairs = votes.max()
+    return float((1 + np.sqrt(1 + 8 * pairs)) / 2)
 
 
 def _matching(sorted_keys: np.ndarray, sorted_rows: np.ndarray, probe_keys: np.ndarray,

@@ -22,6 +22,18 @@ import numpy as np
 
 SIDE = 480
 """Long side of the view keypoints are found on (bench-dev photos are 481 px: their full size)."""
+DETAIL = 2 * SIDE
+"""Long side of the content kept for zooming in on a small photo (see :data:`ZOOM_FROM`)."""
+ZOOM_FROM = 1.4
+"""A picture whose main photo region is this much smaller than the view (a photo in a screenshot)
+has its keypoints found on that region alone, enlarged up to SIDE from the DETAIL content: at the
+view's scale a photo shown at a third of a screenshot's width is ~160 px and keeps few keypoints
+that an original's match."""
+MAIN_REGION = 2
+"""... when that region is this many times larger than any other (a screenshot's photo, not one of
+two alike patches: the same ad in two screenshots must not be taken for their photos)."""
+OTHER_REGIONS = 0.25
+"""Share of the keypoints then found on the other photo regions (ads, avatars), at the view's scale."""
 KEYPOINTS = 256
 MIN_PHOTO_CELLS = 4
 """With fewer photo cells than this (a screenshot of text, a logo) keypoints are taken anywhere."""
@@ -91,48 +103,143 @@ def _detector(count: int) -> cv2.ORB:
                           fastThreshold=10)
 
 
-def feature_view(content: np.ndarray) -> np.ndarray:
-    """The content (grayscale uint8) at most SIDE pixels on its long side."""
-    scale = SIDE / max(content.shape)
+def shrunk(content: np.ndarray, side: int = SIDE) -> np.ndarray:
+    """The content (grayscale uint8) at most ``side`` pixels on its long side."""
+    scale = side / max(content.shape)
     if scale >= 1:
         return content
     size = (max(1, round(content.shape[1] * scale)), max(1, round(content.shape[0] * scale)))
     return cv2.resize(content, size, interpolation=cv2.INTER_AREA)
 
 
-def extract_both(view: np.ndarray, count: int = KEYPOINTS) -> tuple[Features, Features]:
-    """Features of a view and of its left-right mirror image. The mirror's keypoints are the
-    same ones mirrored (angle reflected), only described again: no second detection (half the cost)."""
-    plain, keypoints = _extract(view, count)
-    if not keypoints:
-        return plain, Features(plain.points, plain.descriptors, plain.aspect, plain.photo[:, ::-1].copy())
-    mirror = np.ascontiguousarray(view[:, ::-1])
-    width = view.shape[1]
-    flipped = [cv2.KeyPoint(width - 1 - kp.pt[0], kp.pt[1], kp.size, (180.0 - kp.angle) % 360, kp.response,
-                            kp.octave, kp.class_id) for kp in keypoints]
-    flipped, descriptors = _detector(count).compute(mirror, flipped)
-    if descriptors is None:
-        descriptors = np.zeros((0, 32), np.uint8)
-        flipped = []
-    points = np.float32([kp.pt for kp in flipped]).reshape(-1, 2) / np.float32([width, view.shape[0]])
-    return plain, Features(points, descriptors, plain.aspect, plain.photo[:, ::-1].copy())
-
-
-def _extract(view: np.ndarray, count: int) -> tuple[Features, list]:
+def extract_both(content: np.ndarray, count: int = KEYPOINTS) -> tuple[Features, Features]:
+    """Features of a picture's content (grayscale, up to DETAIL pixels on its long side) and of its
+    left-right mirror image. The mirror's keypoints are the same ones mirrored (angle reflected),
+    only described again: no second detection (half the cost)."""
+    view = shrunk(content)
     height, width = view.shape
     aspect = width / max(height, 1)
     photo = photo_mask(view)
     if min(height, width) < 32:
-        return Features(EMPTY.points, EMPTY.descriptors, aspect, photo), []
-    # keypoints on the photo only: a photo in a screenshot gets them all, the chrome none
-    within = cv2.resize(photo.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) \
-        if photo.sum() >= MIN_PHOTO_CELLS else None
-    keypoints, descriptors = _detector(count).detectAndCompute(view, within)
+        return Features(EMPTY.points, EMPTY.descriptors, aspect, photo), _mirror(EMPTY, photo, aspect)
+    whole = (0.0, 0.0, 1.0, 1.0)
+    areas = [Area(view, None, whole, count)]
+    if photo.sum() >= MIN_PHOTO_CELLS:  # keypoints on the photo only: a photo in a screenshot gets them all
+        areas = _zoomed(content, view, photo, count) or [Area(view, _pixel_mask(photo, view), whole, count)]
+    found = [_detect(area) for area in areas]
+    plain = Features(np.concatenate([f[0].points for f in found]), np.concatenate([f[0].descriptors for f in found]),
+                     aspect, photo)
+    mirrored = Features(np.concatenate([f[1].points for f in found]),
+                        np.concatenate([f[1].descriptors for f in found]), aspect, photo)
+    return plain, _mirror(mirrored, photo, aspect)
+
+
+def _mirror(found: Features, photo: np.ndarray, aspect: float) -> Features:
+    return Features(found.points, found.descriptors, aspect, photo[:, ::-1].copy())
+
+
+def _pixel_mask(cells: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    return cv2.resize(cells.astype(np.uint8), (pixels.shape[1], pixels.shape[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def _detect(area: Area) -> tuple[Features, Features]:
+    """Keypoints of one area (positions as fractions of the view), and the same keypoints described
+    on the area's mirror image (positions as fractions of the mirrored view)."""
+    keypoints, descriptors = _detector(area.count).detectAndCompute(area.pixels, area.within)
     if descriptors is None:
-        return Features(EMPTY.points, EMPTY.descriptors, aspect, photo), []
+        return EMPTY, EMPTY
     order = _across_scales(keypoints)
-    points = np.float32([keypoints[i].pt for i in order]) / np.float32([width, height])
-    return Features(points, descriptors[order], aspect, photo), [keypoints[i] for i in order]
+    keypoints = [keypoints[i] for i in order]
+    plain = Features(area.to_view([kp.pt for kp in keypoints]), descriptors[order], 1.0, EMPTY.photo)
+    width = area.pixels.shape[1]
+    flipped = [cv2.KeyPoint(width - 1 - kp.pt[0], kp.pt[1], kp.size, (180.0 - kp.angle) % 360, kp.response,
+                            kp.octave, kp.class_id) for kp in keypoints]
+    mirror = area.mirrored()
+    flipped, described = _detector(area.count).compute(mirror.pixels, flipped)
+    if described is None:
+        return plain, EMPTY
+    return plain, Features(mirror.to_view([kp.pt for kp in flipped]), described, 1.0, EMPTY.photo)
+
+
+@dataclass(frozen=True)
+class Area:
+    """The pixels keypoints are found on: the view, or a photo region of the content enlarged."""
+
+    pixels: np.ndarray
+    within: np.ndarray | None
+    box: tuple[float, float, float, float]
+    """left, top, right, bottom as fractions of the view."""
+    count: int
+    """Keypoints to find there."""
+
+    def mirrored(self) -> Area:
+        """This area of the view's left-right mirror image."""
+        left, top, right, bottom = self.box
+        within = None if self.within is None else np.ascontiguousarray(self.within[:, ::-1])
+        return Area(np.ascontiguousarray(self.pixels[:, ::-1]), within, (1 - right, top, 1 - left, bottom), self.count)
+
+    def to_view(self, pixel_points: list) -> np.ndarray:
+        """(n, 2) float32 positions as fractions of the view from pixels of this area."""
+        height, width = self.pixels.shape
+        left, top, right, bottom = self.box
+        points = np.float32(pixel_points).reshape(-1, 2) / np.float32([width, height])
+        return points * np.float32([right - left, bottom - top]) + np.float32([left, top])
+
+
+def _main_region(photo: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int], bool] | None:
+    """The largest patch of photo cells, its bounding cells (top, bottom, left, right; ends
+    excluded), and whether it is MAIN_REGION times larger than any other."""
+    count, labels = cv2.connectedComponents(photo.astype(np.uint8), connectivity=8)
+    if count < 2:
+        return None
+    sizes = np.bincount(labels.reshape(-1), minlength=count)[1:]
+    ranked = np.argsort(-sizes, kind="stable")
+    largest = labels == 1 + int(ranked[0])
+    dominant = len(sizes) == 1 or sizes[ranked[0]] >= MAIN_REGION * sizes[ranked[1]]
+    rows, cols = np.nonzero(largest)
+    return largest, (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1), dominant
+
+
+def zoom_side(content: np.ndarray) -> int:
+    """Long side the content would need for its main photo region to be found at SIDE pixels
+    (at most DETAIL), or 0 if that region is not ZOOM_FROM times smaller than the view: a decoder
+    that shrank the file more (a JPEG decoded at reduced size) decodes it again at this size."""
+    view = shrunk(content)
+    photo = photo_mask(view)
+    found = _main_region(photo) if photo.sum() >= MIN_PHOTO_CELLS and min(view.shape) >= 32 else None
+    if found is None or not found[2]:
+        return 0
+    top, bottom, left, right = found[1]
+    share = max((bottom - top) / GRID * content.shape[0], (right - left) / GRID * content.shape[1]) / max(content.shape)
+    if share * ZOOM_FROM > 1:
+        return 0
+    return min(DETAIL, round(SIDE / share))
+
+
+def _zoomed(content: np.ndarray, view: np.ndarray, photo: np.ndarray, count: int) -> list[Area]:
+    """The main photo region cut from the content and enlarged up to SIDE, if it is at least
+    ZOOM_FROM times smaller than the view, the content has the pixels to enlarge it, and it is the
+    main one (MAIN_REGION); then the other photo regions at the view's scale, with a share of the
+    keypoints (OTHER_REGIONS), so a frame's ads and avatars can still tell two pictures apart.
+    Empty: no zoom."""
+    found = _main_region(photo)
+    if found is None:
+        return []
+    largest, (top, bottom, left, right), dominant = found
+    height, width = content.shape
+    y0, y1 = round(top / GRID * height), round(bottom / GRID * height)
+    x0, x1 = round(left / GRID * width), round(right / GRID * width)
+    cut_side = max(x1 - x0, y1 - y0)
+    in_view = SIDE * cut_side / max(width, height)
+    if min(SIDE, cut_side) < ZOOM_FROM * in_view or not dominant:
+        return []
+    cut = shrunk(content[y0:y1, x0:x1])
+    others = photo & ~largest
+    main = Area(cut, _pixel_mask(largest[top:bottom, left:right], cut),
+                (left / GRID, top / GRID, right / GRID, bottom / GRID), count - round(count * OTHER_REGIONS))
+    if not others.any():
+        return [main]
+    return [main, Area(view, _pixel_mask(others, view), (0.0, 0.0, 1.0, 1.0), round(count * OTHER_REGIONS))]
 
 
 def _across_scales(keypoints: list) -> np.ndarray:

@@ -34,6 +34,8 @@ MIN_CHECKED = 12
 MIN_CELLS = 4
 SHOT_RATIO = 0.6
 SHOT_RESIDUAL = 1.35
+"""(Tried: the residual in pixels of the coarser view. It freed 11 turned copies cut to their valid
+area on augly_unseen, enlarged 1.6-2.1 times, but let two desk shots framed 1.2-1.5 times apart in.)"""
 FRAME_AGREES = 0.6
 FRAME_GAP = 0.35
 FRAME_DISAGREES = 0.5
@@ -41,6 +43,7 @@ FRAME_MAIN = 0.6
 """A region agreeing at least FRAME_AGREES and another this much less, and under FRAME_DISAGREES
 (FRAME_MAIN for the largest region): a shared frame. bench-dev: a mirrored copy's regions agree
 1.0, 0.9 and 0.6; augly_unseen: a copy under big text 1.0 and 0.53 (the text's region)."""
+CONTAINED = 0.65
 CONVINCING = 0.8
 """An alignment of B as it is agreeing this well is not tried mirrored too."""
 REGION_SHARE = 0.15
@@ -92,6 +95,15 @@ class Alignment:
         two different photos in one screenshot's box agree by chance on half its cells."""
         both_framed = len(self.regions) > 1 and len(self.other_regions) > 1
         return _frame_shared(self.regions) or (both_framed and _frame_shared(self.other_regions))
+
+    @property
+    def contained(self) -> bool:
+        """One picture lies mostly inside the other (a crop, a paste, a screenshot), not two
+        pictures overlapping in part: two crops of one background photo, each with another photo
+        pasted on it, overlap on a corner of each (augly_unseen: the larger of the two shares of a
+        picture covered is 0.27-0.62 for those; 0.74 and more for copies, but for a photo's corner
+        blended onto a background photo)."""
+        return max(_area(self.box_of_b_in_a()), _area(self.box_of_a_in_b())) >= CONTAINED
 
     def box_of_a_in_b(self) -> list[float]:
         """Bounding box of A's frame mapped into B, as fractions of B (clipped)."""
@@ -148,6 +160,10 @@ def _frame_shared(regions: tuple[float, ...]) -> bool:
     return high >= FRAME_AGREES and any(
         share <= high - FRAME_GAP and share < (FRAME_MAIN if index == 0 else FRAME_DISAGREES)
         for index, share in enumerate(regions))
+
+
+def _area(box: list[float]) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def _corners(size: tuple[float, float]) -> np.ndarray:

@@ -19,13 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-import numpy as np
-
 from neardupd import guard
 from neardupd.analyse import Analysed, Analyser, Read
 from neardupd.config import Config
 from neardupd.decode import Loaded, read_stream
 from neardupd.errors import DecodeError
+from neardupd.features import Features
 from neardupd.files import Refusal, has_image_extension, look, may_be_image, walk_images
 from neardupd.matcher import Matcher
 from neardupd.pairs import Scored
@@ -108,7 +107,7 @@ class Indexer:
         self.roots: list[bytes] = []
         """Where files may be opened from (symlinks leading elsewhere are refused)."""
         self.matcher = Matcher(store, config, on_candidates)
-        self._staged: list[tuple[int, tuple[int, ...] | None, int, np.ndarray | None]] | None = None
+        self._staged: list[tuple[int, tuple[int, ...] | None, int, Features | None]] | None = None
 
     def close(self) -> None:
         self.analyser.close()
@@ -133,19 +132,19 @@ class Indexer:
         try:
             with self.store.transaction():
                 yield
-            for file_id, variants, content, descriptors in self._staged:
+            for file_id, variants, content, found in self._staged:
                 if variants is None:
                     self.matcher.remove(file_id)
                 else:
-                    self.matcher.add(file_id, content, variants, descriptors)
+                    self.matcher.add(file_id, content, variants, found)
         finally:
             self._staged = None
 
     def _stage(self, file_id: int, content: int = 0, variants: tuple[int, ...] | None = None,
-               descriptors: np.ndarray | None = None) -> None:
+               found: Features | None = None) -> None:
         if self._staged is None:
             raise RuntimeError("index writes belong inside Indexer.writing()")
-        self._staged.append((file_id, variants, content, descriptors))
+        self._staged.append((file_id, variants, content, found))
 
     def add(self, work: Work, item: Analysed, matches: Iterable[Scored]) -> int:
         """Store an analysed file and its matches (found by :meth:`match` before the transaction)."""
@@ -157,8 +156,7 @@ class Indexer:
         for found in matches:
             if found.other is not None and found.other != work.known_id:
                 self.store.add_match(found.other, file_id, found)
-        self._stage(file_id, sig.content_hashes[0], variants_of(sig),
-                    picture.features.descriptors if picture.features is not None else None)
+        self._stage(file_id, sig.content_hashes[0], variants_of(sig), picture.features)
         return file_id
 
     def add_error(self, work: Work, kind: str, reason: str) -> None:

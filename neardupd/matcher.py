@@ -15,6 +15,7 @@ import numpy as np
 from neardupd.analyse import Analysed
 from neardupd.config import Config
 from neardupd.descriptor_index import INDEXED, DescriptorIndex
+from neardupd.features import Features
 from neardupd.neighbours import Neighbour
 from neardupd.pairs import Scored
 from neardupd.rules import judge, matchable, new_neighbour_index, variants_of
@@ -36,13 +37,13 @@ class Matcher:
         for file_id, content, variants in store.index_hashes():
             self.neighbours.add(file_id, content, variants)
         self.keypoints = DescriptorIndex()
-        for file_id, descriptors in store.index_features(INDEXED):
-            self.keypoints.add(file_id, descriptors)
+        for file_id, found in store.index_features(INDEXED):
+            self.keypoints.add(file_id, found.descriptors, found.pixels())
 
-    def add(self, file_id: int, content: int, variants: Sequence[int], descriptors: np.ndarray | None) -> None:
+    def add(self, file_id: int, content: int, variants: Sequence[int], found: Features | None) -> None:
         self.neighbours.add(file_id, content, variants)
-        if descriptors is not None:
-            self.keypoints.add(file_id, descriptors)
+        if found is not None:
+            self.keypoints.add(file_id, found.descriptors, found.pixels())
 
     def remove(self, file_id: int) -> None:
         self.neighbours.remove(file_id)
@@ -67,8 +68,10 @@ class Matcher:
                                         limit=settings.candidates + 1, keep_within=settings.always_within,
                                         contained=sig.flipped_window_hashes, overlap_radius=settings.overlap_radius)
         hinted: dict[int, Neighbour | None] = {hint.item: hint for hint in hints}
+        plain, mirrored = item.features, item.mirrored
         sharing = {other for other, _ in self.keypoints.search(
-            np.concatenate([item.features.descriptors, item.mirrored.descriptors]),
+            np.concatenate([plain.descriptors, mirrored.descriptors]),
+            np.concatenate([plain.pixels(), mirrored.pixels()]), mirrored_from=len(plain),
             min_votes=settings.min_votes, limit=settings.feature_candidates)}
         for other in sharing:
             hinted.setdefault(other, None)

@@ -23,3 +23,14 @@ def _aligned(regions: tuple[float, ...], other: tuple[float, ...] = ()) -> Align
 ])
 def test_a_frame_is_shared_when_one_region_agrees_and_the_photo_does_not(regions, other, shared):
     assert _aligned(regions, other).frame_shared is shared
+
+
+@pytest.mark.parametrize(("homography", "contained"), [
+    (np.eye(3), True),  # the same frame
+    (np.diag([0.5, 0.5, 1.0]), True),  # A shrunk into a corner of B (a paste, a screenshot)
+    (np.diag([2.0, 2.0, 1.0]), True),  # B is a quarter of A (a crop)
+    (np.float64([[1, 0, 240], [0, 1, 160], [0, 0, 1]]), False),  # a corner of each: a background shared
+])
+def test_a_copy_lies_mostly_inside_the_other_picture(homography, contained):
+    aligned = Alignment(homography, False, 50, (480.0, 320.0), (480.0, 320.0), (1.0,))
+    assert aligned.contained is contained

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from neardupd import features
+from neardupd import features, geometry
 from neardupd.analyse import Analyser
 from neardupd.bench.frames import FRAMES
 from neardupd.config import Config
 from neardupd.indexer import Indexer
 from neardupd.report import describe
-from neardupd.rules import compare
+from neardupd.rules import compare, judge
 from neardupd.store import open_store
 
 THRESHOLD = Config().match.threshold
@@ -152,6 +152,32 @@ def test_two_photos_in_one_feed_are_not_a_copy_but_each_is_found_in_it(analyse, 
     mine, theirs = analyse(_feed(photo, ad, avatar), "mine"), analyse(_feed(other, ad, avatar), "theirs")
     assert compare(mine, theirs, Config()).score < THRESHOLD
     assert compare(analyse(photo, "orig"), mine, Config()).score >= THRESHOLD
+
+
+def test_a_small_photo_in_a_big_screenshot_is_seen_at_more_pixels(tmp_path, analyse, photo, backdrop):
+    """The post's photo is a third of the feed's width: its keypoints are found on it enlarged, and a
+    JPEG decoded at reduced size is decoded again for them (as many inliers as the PNG's)."""
+    ad, avatar = backdrop.crop((0, 0, 600, 420)), backdrop.crop((700, 300, 900, 500))
+    feed = _feed(photo, ad, avatar)
+    original = analyse(photo, "orig").features
+    as_jpeg = geometry.align(original, analyse(feed, "feed").features)
+    feed.save(tmp_path / "feed.png")
+    with Analyser(Config()) as analyser:
+        as_png = geometry.align(original, analyser.analyse(bytes(tmp_path / "feed.png")).features)
+    at_view_scale, _ = features.extract_both(features.shrunk(np.asarray(feed.convert("L"))))
+    unzoomed = geometry.align(original, at_view_scale)
+    assert as_jpeg is not None and as_png is not None and unzoomed is not None
+    assert as_jpeg.inliers >= 1.5 * unzoomed.inliers, (as_jpeg.inliers, unzoomed.inliers)
+    assert as_jpeg.inliers >= 0.8 * as_png.inliers, (as_jpeg.inliers, as_png.inliers)
+
+
+def test_a_skewed_copy_is_aligned_though_the_keypoint_index_missed_it(analyse, photo):
+    """Thumbs half alike are reason enough to try the keypoints (ALIGN_FROM)."""
+    skewed = cv2.warpAffine(np.asarray(photo), np.float32([[1, 0.45, 0], [0, 1, 0]]), (1070, 600))
+    original, copy = analyse(photo, "orig"), analyse(Image.fromarray(skewed), "skewed")
+    found = judge(original.picture, copy.picture, Config(), None, copy.mirrored, shares_keypoints=False)
+    assert found is not None and found.score >= THRESHOLD
+    assert found.details["aligned_by"] == "keypoints"
 
 
 def test_another_shot_of_one_scene_is_no_copy(analyse, data):

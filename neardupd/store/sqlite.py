@@ -28,6 +28,7 @@ import numpy as np
 
 from neardupd import features
 from neardupd.errors import SchemaTooNewError, StoreDamagedError, StoreError, StoreFullError
+from neardupd.features import Features
 from neardupd.pairs import Scored
 from neardupd.signature import Box, Picture, Signature, to_signed, to_unsigned
 from neardupd.store.rows import FileRow, PairRow, display_path, iso_time
@@ -250,13 +251,13 @@ class SqliteIndex:
         if current is not None:
             yield current, content, tuple(variants)
 
-    def index_features(self, count: int) -> Iterator[tuple[int, np.ndarray]]:
-        """(file_id, descriptors of the strongest ``count`` keypoints) for the keypoint index; only
-        those bytes of each BLOB are read."""
+    def index_features(self, count: int) -> Iterator[tuple[int, Features]]:
+        """(file_id, features of the first ``count`` keypoints) for the keypoint index; only those
+        bytes of each BLOB are read."""
         with self.translated():
             for file_id, data in self.connection.execute("SELECT file_id, substr(data, 1, ?) FROM features",
                                                          (features.prefix_bytes(count),)):
-                yield file_id, features.unpack(data).descriptors
+                yield file_id, features.unpack(data)
 
     def picture(self, file_id: int) -> Picture:
         row = self._one(

@@ -1,0 +1,43 @@
+"""The keypoint candidate index: matches that agree on one scale and turn outrank scattered ones."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from neardupd.descriptor_index import DescriptorIndex, consistent_matches
+
+
+def _similar(points: np.ndarray, scale: float, degrees: float, shift: tuple[float, float]) -> np.ndarray:
+    matrix = cv2.getRotationMatrix2D((0, 0), degrees, scale)
+    matrix[:, 2] = shift
+    return cv2.transform(points.reshape(-1, 1, 2), matrix).reshape(-1, 2)
+
+
+@pytest.mark.parametrize(("scale", "degrees"), [(1.0, 0.0), (0.4, 35.0), (2.5, -120.0)])
+def test_matches_of_a_scaled_and_turned_copy_agree(scale, degrees):
+    rng = np.random.default_rng(1)
+    stored = rng.uniform(0, 480, (12, 2)).astype(np.float32)
+    new = _similar(stored, scale, degrees, (30.0, 40.0))
+    assert consistent_matches(new, stored, np.zeros(12, bool)) == pytest.approx(12, abs=0.5)
+
+
+def test_scattered_matches_agree_on_little():
+    rng = np.random.default_rng(2)
+    stored, new = rng.uniform(0, 480, (2, 12, 2)).astype(np.float32)
+    assert consistent_matches(new, stored, np.zeros(12, bool)) < 6
+
+
+def test_a_copy_with_fewer_agreeing_matches_outranks_a_picture_met_everywhere():
+    """A hub (a tiny blocky JPEG, a screenshot's ad) shares many descriptors, each somewhere else."""
+    rng = np.random.default_rng(3)
+    descriptors = rng.integers(0, 256, (20, 32), dtype=np.uint8)
+    stored = rng.uniform(0, 480, (20, 2)).astype(np.float32)
+    index = DescriptorIndex()
+    index.add(1, descriptors[:8], stored[:8])  # the original: 8 keypoints the copy shows
+    index.add(2, descriptors[8:], rng.uniform(0, 480, (12, 2)).astype(np.float32))  # the hub: 12, scattered
+    new = np.concatenate([_similar(stored[:8], 0.5, 30.0, (100.0, 50.0)), stored[8:]])
+    found = index.search(descriptors, new, min_votes=3)
+    assert [item for item, _ in found] == [1, 2]
+    assert dict(found) == {1: 8, 2: 12}
