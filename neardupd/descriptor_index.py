@@ -27,6 +27,8 @@ six tables with 0.85; two strangers' descriptors (~100-128 bits apart) almost ne
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 INDEXED = 64
@@ -133,15 +135,17 @@ class DescriptorIndex:
         probe_ids, rows = _distinctive_matches(probe_ids[keep], rows[keep], self._owners[rows[keep]])
         owners = self._owners[rows]
         mirrored = probe_ids >= (len(probes) if mirrored_from is None else mirrored_from)
-        ranked = []
-        for item in np.unique(owners):
+        items, votes = np.unique(owners, return_counts=True)
+        ranked: list[tuple[float, int, int]] = []
+        for index in np.lexsort((items, -votes)):  # most votes first
+            item, count = int(items[index]), int(votes[index])
+            if count < min_votes or (len(ranked) >= limit and count < -ranked[limit - 1][0]):
+                break  # no more can enter: agreeing matches are at most the matches
             chosen = owners == item
-            votes = int(chosen.sum())
-            if votes >= min_votes:
-                agreeing = consistent_matches(points[probe_ids[chosen]], self._points[rows[chosen]].astype(np.float32),
-                                              mirrored[chosen])
-                ranked.append((-agreeing, -votes, int(item)))
-        return [(item, -votes) for _, votes, item in sorted(ranked)[:limit]]
+            agreeing = consistent_matches(points[probe_ids[chosen]], self._points[rows[chosen]].astype(np.float32),
+                                          mirrored[chosen])
+            ranked = sorted([*ranked, (-agreeing, -count, item)])
+        return [(item, -count) for _, count, item in ranked[:limit]]
 
     def _lookup(self, table: int, probe_keys: np.ndarray, crowded: int) -> tuple[np.ndarray, np.ndarray]:
         probe_ids, rows = _matching(self._sorted_keys[table], self._sorted_rows[table], probe_keys, crowded)
@@ -192,6 +196,12 @@ def _distinctive_matches(probe_ids: np.ndarray, rows: np.ndarray,
     return probe_of[voting], rows[first[voting]]
 
 
+@functools.lru_cache(maxsize=256)
+def _pairs(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both indexes of every pair of ``count`` matches (cached: searches meet the same counts again)."""
+    return np.triu_indices(count, 1)
+
+
 def consistent_matches(new: np.ndarray, stored: np.ndarray, mirrored: np.ndarray) -> float:
     """About how many of the matches (positions in the new picture and in the stored one) agree on
     one similarity transform: each pair of matches votes for the scale and the turn between the
@@ -199,7 +209,7 @@ def consistent_matches(new: np.ndarray, stored: np.ndarray, mirrored: np.ndarray
     turned back into a number of matches. A copy's matches agree; a stranger's are scattered.
     Measured on augly_unseen in the scan's order, keypoint candidates alone: 666 of 885 copies
     ranked by count, 686 by agreement, 703 by agreement from 3 votes (``match.min_votes``)."""
-    first, second = np.triu_indices(len(new), 1)
+    first, second = _pairs(len(new))
     same_side = mirrored[first] == mirrored[second]
     span_new, span_stored = new[second] - new[first], stored[second] - stored[first]
     length_new, length_stored = np.hypot(*span_new.T), np.hypot(*span_stored.T)
