@@ -20,13 +20,24 @@ def test_matches_of_a_scaled_and_turned_copy_agree(scale, degrees):
     rng = np.random.default_rng(1)
     stored = rng.uniform(0, 480, (12, 2)).astype(np.float32)
     new = _similar(stored, scale, degrees, (30.0, 40.0))
-    assert consistent_matches(new, stored, np.zeros(12, bool)) == pytest.approx(12, abs=0.5)
+    assert consistent_matches(new, stored, np.zeros(12, bool))[0] == pytest.approx(12, abs=0.5)
 
 
 def test_scattered_matches_agree_on_little():
     rng = np.random.default_rng(2)
     stored, new = rng.uniform(0, 480, (2, 12, 2)).astype(np.float32)
-    assert consistent_matches(new, stored, np.zeros(12, bool)) < 6
+    assert consistent_matches(new, stored, np.zeros(12, bool))[0] < 6
+
+
+def test_matches_are_scored_per_stored_picture_in_one_pass():
+    rng = np.random.default_rng(4)
+    stored = rng.uniform(0, 480, (20, 2)).astype(np.float32)
+    new = np.concatenate([_similar(stored[:12], 0.7, 10.0, (5.0, 5.0)), rng.uniform(0, 480, (8, 2))])
+    together = consistent_matches(new.astype(np.float32), stored, np.zeros(20, bool), np.array([12, 8]))
+    apart = [consistent_matches(new[:12], stored[:12], np.zeros(12, bool))[0],
+             consistent_matches(new[12:], stored[12:], np.zeros(8, bool))[0]]
+    assert together == pytest.approx(apart)
+    assert together[0] == pytest.approx(12, abs=0.5) and together[1] < 6
 
 
 def test_a_copy_with_fewer_agreeing_matches_outranks_a_picture_met_everywhere():

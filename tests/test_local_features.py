@@ -11,7 +11,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageEnhance
 
 from neardupd import features, geometry
 from neardupd.analyse import Analyser
@@ -184,6 +184,38 @@ def test_another_shot_of_one_scene_is_no_copy(analyse, data):
     shots = [Image.open(data / f"camera/exif-rotn-{n}.jpg") for n in (6, 8)]
     upright = [analyse(shot.convert("RGB"), f"desk-{n}") for n, shot in zip((6, 8), shots, strict=True)]
     found = compare(upright[0], upright[1], Config())
+    assert found.score < THRESHOLD
+    assert found.kind == "similar"
+
+
+def _parallax_shots(data) -> tuple[Image.Image, Image.Image]:
+    """Two shots of one scene, the camera moved sideways between them: the far half (top) shifts 1 %
+    of the width, the near half 5 %, a person in front 12 %; the light changed, the sensor noise too."""
+    scene = Image.open(data / "camera/HMD_Nokia_8.3_5G.jpg").convert("RGB")
+    scene.thumbnail((2000, 2000))
+    person = Image.open(data / "camera/jolla.jpg").convert("RGB")
+    person.thumbnail((500, 500))
+    round_mask = Image.new("L", person.size, 0)
+    ImageDraw.Draw(round_mask).ellipse((0, 0, *person.size), fill=255)
+    width, height = scene.size
+    view_width, view_height = int(width * 0.85), int(height * 0.95)
+
+    def shot(far: int, near: int, person_x: int, light: float, seed: int) -> Image.Image:
+        view = Image.new("RGB", (view_width, view_height))
+        view.paste(scene.crop((far, 0, far + view_width, view_height // 2)), (0, 0))
+        view.paste(scene.crop((near, view_height // 2, near + view_width, view_height)), (0, view_height // 2))
+        view.paste(person, (person_x, view_height - person.size[1] - 40), round_mask)
+        noisy = np.asarray(ImageEnhance.Brightness(view).enhance(light), np.float32)
+        noisy += np.random.default_rng(seed).normal(0, 3, noisy.shape)
+        return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+
+    return shot(0, 0, 300, 1.0, 1), shot(int(width * 0.01), int(width * 0.05), 300 + int(width * 0.12), 1.08, 2)
+
+
+def test_two_shots_with_parallax_are_no_copy(analyse, data):
+    """The far half fits one homography exactly; the near half's matches fit another (SECOND_MOTION)."""
+    first, second = _parallax_shots(data)
+    found = compare(analyse(first, "shot-a"), analyse(second, "shot-b"), Config())
     assert found.score < THRESHOLD
     assert found.kind == "similar"
 
