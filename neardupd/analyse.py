@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import numpy as np
+
 from neardupd import features, signature
 from neardupd.config import Config, decoded_pixel_limit
 from neardupd.decode import Loaded, check_header, normalise, read_stream
@@ -105,20 +107,24 @@ class Analyser:
 
     def sign(self, read: Read) -> Analysed:
         """Every signature of a file read by :meth:`read`."""
-        work_size = self.config.decode.work_size
-        decoded = normalise(read.loaded, work_size, features.DETAIL)
+        decoded = normalise(read.loaded, self.config.decode.work_size, features.DETAIL)
         sig = signature.compute(decoded.pixels)
-        content = signature.crop(decoded.detail, sig.content_box)  # type: ignore[arg-type]
-        wanted = features.zoom_side(content)
-        if wanted > max(content.shape) and read.data is not None and _reduced(read.loaded):
-            # a small photo in a big picture (a screenshot) decoded at reduced size: again at more
-            # pixels, for its keypoints only (signatures and digests stay those of the first decode)
-            more = normalise(self.load(io.BytesIO(read.data), read.path, long_side=round(
-                wanted * max(read.loaded.width, read.loaded.height) / max(content.shape))), work_size, features.DETAIL)
-            content = signature.crop(more.detail, sig.content_box)  # type: ignore[arg-type]
-        plain, mirrored = features.extract_both(content)
+        plain, mirrored = features.extract_both(self._keypoint_content(read, decoded.detail, sig.content_box))
         picture = Picture.from_signature(sig, decoded.width, decoded.height, read.size, plain)
         return Analysed(read.path, read.digest, decoded.pixel_digest, sig, picture, decoded.format, mirrored)
+
+    def _keypoint_content(self, read: Read, detail: np.ndarray | None, box: signature.Box) -> np.ndarray:
+        """The content (grayscale, inside ``box``) keypoints are found on. A small photo in a big
+        picture (a screenshot) decoded at reduced size is decoded again at the pixels it needs, for
+        its keypoints only: signatures and digests stay those of the first decode."""
+        content = signature.crop(detail, box)  # type: ignore[arg-type]
+        wanted = features.zoom_side(content)
+        if wanted <= max(content.shape) or read.data is None or not _reduced(read.loaded):
+            return content
+        long_side = round(wanted * max(read.loaded.width, read.loaded.height) / max(content.shape))
+        again = normalise(self.load(io.BytesIO(read.data), read.path, long_side=long_side),
+                          self.config.decode.work_size, features.DETAIL)
+        return signature.crop(again.detail, box)  # type: ignore[arg-type]
 
     @staticmethod
     def digest(path: bytes) -> bytes:

@@ -130,12 +130,13 @@ def extract_both(content: np.ndarray, count: int = KEYPOINTS) -> tuple[Features,
     areas = [Area(view, None, whole, count)]
     if photo.sum() >= MIN_PHOTO_CELLS:  # keypoints on the photo only: a photo in a screenshot gets them all
         areas = _zoomed(content, view, photo, count) or [Area(view, _pixel_mask(photo, view), whole, count)]
-    found = [_detect(area) for area in areas]
-    plain = Features(np.concatenate([f[0].points for f in found]), np.concatenate([f[0].descriptors for f in found]),
-                     aspect, photo)
-    mirrored = Features(np.concatenate([f[1].points for f in found]),
-                        np.concatenate([f[1].descriptors for f in found]), aspect, photo)
-    return plain, _mirror(mirrored, photo, aspect)
+    plains, mirrors = zip(*(_detect(area) for area in areas), strict=True)
+    return _joined(plains, photo, aspect), _mirror(_joined(mirrors, photo, aspect), photo, aspect)
+
+
+def _joined(parts: tuple[Features, ...], photo: np.ndarray, aspect: float) -> Features:
+    return Features(np.concatenate([part.points for part in parts]),
+                    np.concatenate([part.descriptors for part in parts]), aspect, photo)
 
 
 def _mirror(found: Features, photo: np.ndarray, aspect: float) -> Features:
@@ -190,18 +191,46 @@ class Area:
         return points * np.float32([right - left, bottom - top]) + np.float32([left, top])
 
 
-def _main_region(photo: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int], bool] | None:
-    """The largest patch of photo cells, its bounding cells (top, bottom, left, right; ends
-    excluded), and whether it is MAIN_REGION times larger than any other."""
-    count, labels = cv2.connectedComponents(photo.astype(np.uint8), connectivity=8)
-    if count < 2:
-        return None
-    sizes = np.bincount(labels.reshape(-1), minlength=count)[1:]
-    ranked = np.argsort(-sizes, kind="stable")
-    largest = labels == 1 + int(ranked[0])
-    dominant = len(sizes) == 1 or sizes[ranked[0]] >= MAIN_REGION * sizes[ranked[1]]
-    rows, cols = np.nonzero(largest)
-    return largest, (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1), dominant
+@dataclass(frozen=True)
+class MainRegion:
+    """The largest patch of a picture's photo cells."""
+
+    cells: np.ndarray
+    """(GRID, GRID) bool."""
+    rows: tuple[int, int]
+    """First and past-the-last cell row of its bounding box."""
+    cols: tuple[int, int]
+    dominant: bool
+    """At least MAIN_REGION times larger than any other patch."""
+
+    @classmethod
+    def of(cls, photo: np.ndarray) -> MainRegion | None:
+        count, labels = cv2.connectedComponents(photo.astype(np.uint8), connectivity=8)
+        if count < 2:
+            return None
+        sizes = np.bincount(labels.reshape(-1), minlength=count)[1:]
+        ranked = np.argsort(-sizes, kind="stable")
+        largest = labels == 1 + int(ranked[0])
+        rows, cols = np.nonzero(largest)
+        return cls(largest, (int(rows.min()), int(rows.max()) + 1), (int(cols.min()), int(cols.max()) + 1),
+                   len(sizes) == 1 or bool(sizes[ranked[0]] >= MAIN_REGION * sizes[ranked[1]]))
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """left, top, right, bottom as fractions of the view."""
+        return self.cols[0] / GRID, self.rows[0] / GRID, self.cols[1] / GRID, self.rows[1] / GRID
+
+    def share(self, shape: tuple[int, ...]) -> float:
+        """Long side of its box over the long side of a picture of ``shape``."""
+        height, width = shape[:2]
+        return max((self.rows[1] - self.rows[0]) / GRID * height, (self.cols[1] - self.cols[0]) / GRID * width) \
+            / max(height, width)
+
+    def cut(self, content: np.ndarray) -> np.ndarray:
+        """Its box cut from ``content``."""
+        height, width = content.shape
+        return content[round(self.rows[0] / GRID * height):round(self.rows[1] / GRID * height),
+                       round(self.cols[0] / GRID * width):round(self.cols[1] / GRID * width)]
 
 
 def zoom_side(content: np.ndarray) -> int:
@@ -210,14 +239,10 @@ def zoom_side(content: np.ndarray) -> int:
     that shrank the file more (a JPEG decoded at reduced size) decodes it again at this size."""
     view = shrunk(content)
     photo = photo_mask(view)
-    found = _main_region(photo) if photo.sum() >= MIN_PHOTO_CELLS and min(view.shape) >= 32 else None
-    if found is None or not found[2]:
+    region = MainRegion.of(photo) if photo.sum() >= MIN_PHOTO_CELLS and min(view.shape) >= 32 else None
+    if region is None or not region.dominant or region.share(content.shape) * ZOOM_FROM > 1:
         return 0
-    top, bottom, left, right = found[1]
-    share = max((bottom - top) / GRID * content.shape[0], (right - left) / GRID * content.shape[1]) / max(content.shape)
-    if share * ZOOM_FROM > 1:
-        return 0
-    return min(DETAIL, round(SIDE / share))
+    return min(DETAIL, round(SIDE / region.share(content.shape)))
 
 
 def _zoomed(content: np.ndarray, view: np.ndarray, photo: np.ndarray, count: int) -> list[Area]:
@@ -226,24 +251,21 @@ def _zoomed(content: np.ndarray, view: np.ndarray, photo: np.ndarray, count: int
     main one (MAIN_REGION); then the other photo regions at the view's scale, with a share of the
     keypoints (OTHER_REGIONS), so a frame's ads and avatars can still tell two pictures apart.
     Empty: no zoom."""
-    found = _main_region(photo)
-    if found is None:
+    region = MainRegion.of(photo)
+    if region is None or not region.dominant:
         return []
-    largest, (top, bottom, left, right), dominant = found
-    height, width = content.shape
-    y0, y1 = round(top / GRID * height), round(bottom / GRID * height)
-    x0, x1 = round(left / GRID * width), round(right / GRID * width)
-    cut_side = max(x1 - x0, y1 - y0)
-    in_view = SIDE * cut_side / max(width, height)
-    if min(SIDE, cut_side) < ZOOM_FROM * in_view or not dominant:
+    cut = region.cut(content)
+    cut_side = max(cut.shape)
+    if min(SIDE, cut_side) < ZOOM_FROM * SIDE * cut_side / max(content.shape):
         return []
-    cut = shrunk(content[y0:y1, x0:x1])
-    others = photo & ~largest
-    main = Area(cut, _pixel_mask(largest[top:bottom, left:right], cut),
-                (left / GRID, top / GRID, right / GRID, bottom / GRID), count - round(count * OTHER_REGIONS))
-    if not others.any():
+    enlarged = shrunk(cut)
+    (top, bottom), (left, right) = region.rows, region.cols
+    others = round(count * OTHER_REGIONS)
+    main = Area(enlarged, _pixel_mask(region.cells[top:bottom, left:right], enlarged), region.box, count - others)
+    rest = photo & ~region.cells
+    if not rest.any():
         return [main]
-    return [main, Area(view, _pixel_mask(others, view), (0.0, 0.0, 1.0, 1.0), round(count * OTHER_REGIONS))]
+    return [main, Area(view, _pixel_mask(rest, view), (0.0, 0.0, 1.0, 1.0), others)]
 
 
 def _across_scales(keypoints: list) -> np.ndarray:

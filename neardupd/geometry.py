@@ -34,8 +34,8 @@ MIN_CHECKED = 12
 MIN_CELLS = 4
 SHOT_RATIO = 0.6
 SHOT_RESIDUAL = 1.35
-"""(Tried: the residual in pixels of the coarser view. It freed 11 turned copies cut to their valid
-area on augly_unseen, enlarged 1.6-2.1 times, but let two desk shots framed 1.2-1.5 times apart in.)"""
+"""(Tried: the residual in pixels of the coarser view, for the turned copies of SHOT_SECOND. It let
+two desk shots framed 1.2-1.5 times apart in.)"""
 SECOND_MOTION = 15
 """Matches left out by the fit that fit a second homography of their own: another shot. A parallax
 pair made here: 22; the desk shots 11-18; none of 742 bench-dev and augly_unseen copies reaches 15

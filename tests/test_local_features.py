@@ -3,6 +3,7 @@ a shared frame or another shot of one scene never taken for a copy (real photos,
 
 from __future__ import annotations
 
+import math
 import shutil
 import sqlite3
 import subprocess
@@ -83,6 +84,29 @@ def test_a_35_degree_turn_is_found_with_its_angle(analyse, photo):
     assert found.score >= THRESHOLD
     assert abs(abs(found.details["rotation"]) - 35) <= 2, found.details
     assert f"turned {found.details['rotation']:+.0f} degrees" in describe(found.transform, found.details)
+
+
+def _turned_and_cut(photo: Image.Image, degrees: float) -> Image.Image:
+    """Turned, then cut to the largest upright rectangle of picture (as AugLy's rotate does)."""
+    turned = photo.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=True)
+    width, height = photo.size
+    sin, cos = abs(math.sin(math.radians(degrees))), abs(math.cos(math.radians(degrees)))
+    if min(width, height) <= 2 * sin * cos * max(width, height):
+        half = min(width, height) / 2
+        cut_w, cut_h = (half / sin, half / cos) if width >= height else (half / cos, half / sin)
+    else:
+        cos2 = cos * cos - sin * sin
+        cut_w, cut_h = (width * cos - height * sin) / cos2, (height * cos - width * sin) / cos2
+    x, y = turned.width / 2, turned.height / 2
+    return turned.crop((int(x - cut_w / 2), int(y - cut_h / 2), int(x + cut_w / 2), int(y + cut_h / 2)))
+
+
+def test_a_turned_copy_cut_to_its_picture_is_a_copy_not_another_shot(analyse, photo):
+    """Enlarged to its view, it fits loosely from resampling alone; its left-out matches are scattered
+    (SHOT_SECOND), unlike another shot's."""
+    found = compare(analyse(photo, "orig"), analyse(_turned_and_cut(photo, 38), "turned-cut"), Config())
+    assert found.score >= THRESHOLD and found.kind == "modified", found
+    assert abs(abs(found.details["rotation"]) - 38) <= 2, found.details
 
 
 def test_a_mirrored_crop_is_found_mirrored(analyse, photo):
