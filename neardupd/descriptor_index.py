@@ -118,35 +118,38 @@ class DescriptorIndex:
         found on the new picture's mirror image (matched among themselves only)."""
         if len(descriptors) == 0 or self._size == 0:
             return []
-        probes = np.ascontiguousarray(descriptors, dtype=np.uint8)
-        probe_keys = keys(probes)
-        probe_words = probes.view(np.uint64).reshape(len(probes), 4)
-        pairs_probe, pairs_row = [], []
-        crowded = max(16, int(CROWDED * self._size / 2 ** KEY_BITS))
-        for table in range(TABLES):
-            found_probe, found_row = self._lookup(table, probe_keys[:, table], crowded)
-            pairs_probe.append(found_probe)
-            pairs_row.append(found_row)
-        probe_ids, rows = np.concatenate(pairs_probe), np.concatenate(pairs_row)
+        probe_ids, rows = self._matches(np.ascontiguousarray(descriptors, dtype=np.uint8))
         if len(rows) == 0:
             return []
+        mirrored = probe_ids >= (len(descriptors) if mirrored_from is None else mirrored_from)
+        return self._ranked(probe_ids, rows, points, mirrored, min_votes)[:limit]
+
+    def _matches(self, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probe, row) pairs of descriptors within RADIUS bits, met in a table, distinctive."""
+        probe_keys = keys(probes)
+        probe_words = probes.view(np.uint64).reshape(len(probes), 4)
+        crowded = max(16, int(CROWDED * self._size / 2 ** KEY_BITS))
+        found = [self._lookup(table, probe_keys[:, table], crowded) for table in range(TABLES)]
+        probe_ids, rows = np.concatenate([pair[0] for pair in found]), np.concatenate([pair[1] for pair in found])
         distance = np.bitwise_count(probe_words[probe_ids] ^ self._descriptors[rows]).sum(axis=1)
         keep = (distance <= RADIUS) & ~self._dead[rows]
-        probe_ids, rows = _distinctive_matches(probe_ids[keep], rows[keep], self._owners[rows[keep]])
+        return _distinctive_matches(probe_ids[keep], rows[keep], self._owners[rows[keep]])
+
+    def _ranked(self, probe_ids: np.ndarray, rows: np.ndarray, points: np.ndarray, mirrored: np.ndarray,
+                min_votes: int) -> list[tuple[int, int]]:
+        """(item, votes) of the items met at least ``min_votes`` times, most agreeing matches first."""
         owners = self._owners[rows]
-        mirrored = probe_ids >= (len(probes) if mirrored_from is None else mirrored_from)
         items, votes = np.unique(owners, return_counts=True)
         chosen = votes >= min_votes
         if not chosen.any():
             return []
         order = np.argsort(owners, kind="stable")  # each item's matches side by side, as np.unique counts them
-        groups = np.repeat(np.arange(len(items)), votes)
-        wanted = chosen[groups]
+        wanted = chosen[np.repeat(np.arange(len(items)), votes)]
         agreeing = consistent_matches(points[probe_ids[order][wanted]],
                                       self._points[rows[order][wanted]].astype(np.float32),
                                       mirrored[order][wanted], votes[chosen])
         ranked = sorted(zip(-agreeing, -votes[chosen], items[chosen].tolist(), strict=True))
-        return [(item, -int(count)) for _, count, item in ranked[:limit]]
+        return [(item, -int(count)) for _, count, item in ranked]
 
     def _lookup(self, table: int, probe_keys: np.ndarray, crowded: int) -> tuple[np.ndarray, np.ndarray]:
         probe_ids, rows = _matching(self._sorted_keys[table], self._sorted_rows[table], probe_keys, crowded)
