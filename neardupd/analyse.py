@@ -19,7 +19,7 @@ import numpy as np
 
 from neardupd import features, signature
 from neardupd.config import Config, decoded_pixel_limit
-from neardupd.decode import Loaded, check_header, normalise, read_stream
+from neardupd.decode import Loaded, check_header, grey_detail, normalise, read_stream
 from neardupd.features import EMPTY, Features
 from neardupd.files import SNIFF_BYTES, open_regular
 from neardupd.signature import Picture, Signature
@@ -109,22 +109,21 @@ class Analyser:
         """Every signature of a file read by :meth:`read`."""
         decoded = normalise(read.loaded, self.config.decode.work_size, features.DETAIL)
         sig = signature.compute(decoded.pixels)
-        plain, mirrored = features.extract_both(self._keypoint_content(read, decoded.detail, sig.content_box))
+        plain, mirrored = features.extract_both(self._keypoint_view(read, decoded.detail, sig.content_box))
         picture = Picture.from_signature(sig, decoded.width, decoded.height, read.size, plain)
         return Analysed(read.path, read.digest, decoded.pixel_digest, sig, picture, decoded.format, mirrored)
 
-    def _keypoint_content(self, read: Read, detail: np.ndarray | None, box: signature.Box) -> np.ndarray:
-        """The content (grayscale, inside ``box``) keypoints are found on. A small photo in a big
+    def _keypoint_view(self, read: Read, detail: np.ndarray | None, box: signature.Box) -> features.View:
+        """The view (of the grayscale inside ``box``) keypoints are found on. A small photo in a big
         picture (a screenshot) decoded at reduced size is decoded again at the pixels it needs, for
         its keypoints only: signatures and digests stay those of the first decode."""
-        content = signature.crop(detail, box)  # type: ignore[arg-type]
-        wanted = features.zoom_side(content)
-        if wanted <= max(content.shape) or read.data is None or not _reduced(read.loaded):
-            return content
-        long_side = round(wanted * max(read.loaded.width, read.loaded.height) / max(content.shape))
-        again = normalise(self.load(io.BytesIO(read.data), read.path, long_side=long_side),
-                          self.config.decode.work_size, features.DETAIL)
-        return signature.crop(again.detail, box)  # type: ignore[arg-type]
+        view = features.View.of(signature.crop(detail, box))  # type: ignore[arg-type]
+        wanted = features.zoom_side(view)
+        if wanted <= max(view.content.shape) or read.data is None or not _reduced(read.loaded):
+            return view
+        long_side = round(wanted * max(read.loaded.width, read.loaded.height) / max(view.content.shape))
+        again = self.load(io.BytesIO(read.data), read.path, long_side=long_side)
+        return features.View.of(signature.crop(grey_detail(again, features.DETAIL), box))
 
     @staticmethod
     def digest(path: bytes) -> bytes:

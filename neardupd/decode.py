@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from neardupd.errors import DecodeError
+from neardupd.features import shrunk
 from neardupd.files import SNIFF_BYTES, looks_like_image, open_regular
 
 log = logging.getLogger(__name__)
@@ -118,9 +119,23 @@ def normalise(loaded: Loaded, work_size: int = 256, detail_size: int = 0) -> Dec
     orientation = _orientation(image)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    rgb = np.asarray(to_rgb(_upright(image, orientation)))
-    detail = cv2.cvtColor(_shrink(rgb, detail_size), cv2.COLOR_RGB2GRAY) if detail_size else None
-    return Decoded(_shrink(rgb, work_size), width, height, str(image.format), _pixel_digest(rgb), detail)
+    rgb = _upright_rgb(image, orientation)
+    detail = _grey(rgb, detail_size) if detail_size else None
+    return Decoded(shrunk(rgb, work_size), width, height, str(image.format), _pixel_digest(rgb), detail)
+
+
+def grey_detail(loaded: Loaded, detail_size: int) -> np.ndarray:
+    """Only the grayscale of :func:`normalise`, ``detail_size`` on its long side: for a second
+    decode at more pixels, which needs no digest and no work-size array."""
+    return _grey(_upright_rgb(loaded.image, _orientation(loaded.image)), detail_size)
+
+
+def _upright_rgb(image: Image.Image, orientation: int) -> np.ndarray:
+    return np.asarray(to_rgb(_upright(image, orientation)))
+
+
+def _grey(rgb: np.ndarray, size: int) -> np.ndarray:
+    return cv2.cvtColor(shrunk(rgb, size), cv2.COLOR_RGB2GRAY)
 
 
 def check_header(head: bytes, path: str | bytes | os.PathLike) -> None:
@@ -256,11 +271,3 @@ def _pixel_digest(rgb: np.ndarray) -> bytes:
     digest.update(np.ascontiguousarray(rgb).data)
     return digest.digest()[:16]
 
-
-def _shrink(rgb: np.ndarray, work_size: int) -> np.ndarray:
-    height, width = rgb.shape[:2]
-    scale = work_size / max(height, width)
-    if scale >= 1:
-        return rgb
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

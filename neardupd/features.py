@@ -77,7 +77,7 @@ class Features:
     def region_labels(self) -> tuple[int, np.ndarray]:
         """(count, labels): the touching patches of photo cells, numbered 1..count-1 in a
         (GRID * GRID) array (0: not photo)."""
-        count, labels = cv2.connectedComponents(self.photo.astype(np.uint8), connectivity=8)
+        count, labels = photo_regions(self.photo)
         return count, labels.reshape(-1)
 
     @functools.cached_property
@@ -107,29 +107,52 @@ def _detector(count: int) -> cv2.ORB:
                           fastThreshold=10)
 
 
-def shrunk(content: np.ndarray, side: int = SIDE) -> np.ndarray:
-    """The content (grayscale uint8) at most ``side`` pixels on its long side."""
-    scale = side / max(content.shape)
+def shrunk(image: np.ndarray, side: int = SIDE) -> np.ndarray:
+    """An image array (grayscale or colour) at most ``side`` pixels on its long side, by area."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
     if scale >= 1:
-        return content
-    size = (max(1, round(content.shape[1] * scale)), max(1, round(content.shape[0] * scale)))
-    return cv2.resize(content, size, interpolation=cv2.INTER_AREA)
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def extract_both(content: np.ndarray, count: int = KEYPOINTS) -> tuple[Features, Features]:
-    """Features of a picture's content (grayscale, up to DETAIL pixels on its long side) and of its
-    left-right mirror image. The mirror's keypoints are the same ones mirrored (angle reflected),
-    only described again: no second detection (half the cost)."""
-    view = shrunk(content)
-    height, width = view.shape
+@dataclass(frozen=True)
+class View:
+    """A picture's content (grayscale, up to DETAIL pixels on its long side), its view at SIDE pixels
+    and the view's photo mask: worked out once, to decide on a zoom (:func:`zoom_side`) and to find
+    the keypoints (:func:`extract_both`)."""
+
+    content: np.ndarray
+    pixels: np.ndarray
+    photo: np.ndarray
+
+    @classmethod
+    def of(cls, content: np.ndarray) -> View:
+        pixels = shrunk(content)
+        return cls(content, pixels, photo_mask(pixels))
+
+    @functools.cached_property
+    def region(self) -> MainRegion | None:
+        """The main photo region, when the keypoints keep to the photo (enough photo cells, a view
+        of at least 32 px)."""
+        if self.photo.sum() < MIN_PHOTO_CELLS or min(self.pixels.shape) < 32:
+            return None
+        return MainRegion.of(self.photo)
+
+
+def extract_both(view: View, count: int = KEYPOINTS) -> tuple[Features, Features]:
+    """Features of a picture's view and of its left-right mirror image. The mirror's keypoints are
+    the same ones mirrored (angle reflected), only described again: no second detection (half the cost)."""
+    pixels, photo = view.pixels, view.photo
+    height, width = pixels.shape
     aspect = width / max(height, 1)
-    photo = photo_mask(view)
     if min(height, width) < 32:
         return Features(EMPTY.points, EMPTY.descriptors, aspect, photo), _mirror(EMPTY, photo, aspect)
     whole = (0.0, 0.0, 1.0, 1.0)
-    areas = [Area(view, None, whole, count)]
+    areas = [Area(pixels, None, whole, count)]
     if photo.sum() >= MIN_PHOTO_CELLS:  # keypoints on the photo only: a photo in a screenshot gets them all
-        areas = _zoomed(content, view, photo, count) or [Area(view, _pixel_mask(photo, view), whole, count)]
+        areas = _zoomed(view, count) or [Area(pixels, _pixel_mask(photo, pixels), whole, count)]
     plains, mirrors = zip(*(_detect(area) for area in areas), strict=True)
     return _joined(plains, photo, aspect), _mirror(_joined(mirrors, photo, aspect), photo, aspect)
 
@@ -205,7 +228,7 @@ class MainRegion:
 
     @classmethod
     def of(cls, photo: np.ndarray) -> MainRegion | None:
-        count, labels = cv2.connectedComponents(photo.astype(np.uint8), connectivity=8)
+        count, labels = photo_regions(photo)
         if count < 2:
             return None
         sizes = np.bincount(labels.reshape(-1), minlength=count)[1:]
@@ -233,39 +256,42 @@ class MainRegion:
                        round(self.cols[0] / GRID * width):round(self.cols[1] / GRID * width)]
 
 
-def zoom_side(content: np.ndarray) -> int:
+def photo_regions(photo: np.ndarray) -> tuple[int, np.ndarray]:
+    """(count, labels): the touching patches of a (GRID, GRID) photo mask, numbered 1..count-1 (0: not photo)."""
+    return cv2.connectedComponents(photo.astype(np.uint8), connectivity=8)
+
+
+def zoom_side(view: View) -> int:
     """Long side the content would need for its main photo region to be found at SIDE pixels
     (at most DETAIL), or 0 if that region is not ZOOM_FROM times smaller than the view: a decoder
     that shrank the file more (a JPEG decoded at reduced size) decodes it again at this size."""
-    view = shrunk(content)
-    photo = photo_mask(view)
-    region = MainRegion.of(photo) if photo.sum() >= MIN_PHOTO_CELLS and min(view.shape) >= 32 else None
-    if region is None or not region.dominant or region.share(content.shape) * ZOOM_FROM > 1:
+    region = view.region
+    if region is None or not region.dominant or region.share(view.content.shape) * ZOOM_FROM > 1:
         return 0
-    return min(DETAIL, round(SIDE / region.share(content.shape)))
+    return min(DETAIL, round(SIDE / region.share(view.content.shape)))
 
 
-def _zoomed(content: np.ndarray, view: np.ndarray, photo: np.ndarray, count: int) -> list[Area]:
+def _zoomed(view: View, count: int) -> list[Area]:
     """The main photo region cut from the content and enlarged up to SIDE, if it is at least
     ZOOM_FROM times smaller than the view, the content has the pixels to enlarge it, and it is the
     main one (MAIN_REGION); then the other photo regions at the view's scale, with a share of the
     keypoints (OTHER_REGIONS), so a frame's ads and avatars can still tell two pictures apart.
     Empty: no zoom."""
-    region = MainRegion.of(photo)
+    region = view.region
     if region is None or not region.dominant:
         return []
-    cut = region.cut(content)
+    cut = region.cut(view.content)
     cut_side = max(cut.shape)
-    if min(SIDE, cut_side) < ZOOM_FROM * SIDE * cut_side / max(content.shape):
+    if min(SIDE, cut_side) < ZOOM_FROM * SIDE * cut_side / max(view.content.shape):
         return []
     enlarged = shrunk(cut)
     (top, bottom), (left, right) = region.rows, region.cols
     others = round(count * OTHER_REGIONS)
     main = Area(enlarged, _pixel_mask(region.cells[top:bottom, left:right], enlarged), region.box, count - others)
-    rest = photo & ~region.cells
+    rest = view.photo & ~region.cells
     if not rest.any():
         return [main]
-    return [main, Area(view, _pixel_mask(rest, view), (0.0, 0.0, 1.0, 1.0), others)]
+    return [main, Area(view.pixels, _pixel_mask(rest, view.pixels), (0.0, 0.0, 1.0, 1.0), others)]
 
 
 def _across_scales(keypoints: list) -> np.ndarray:

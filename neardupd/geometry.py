@@ -145,13 +145,9 @@ class Alignment:
     def mask_of_b_at_a(self, mask_b: np.ndarray, grid: int) -> np.ndarray:
         """(grid, grid) bool: for each of A's grid x grid blocks, whether its centre lands on a True
         cell of B's (GRID, GRID) ``mask_b`` (False outside B)."""
-        steps = (np.arange(grid) + 0.5) / grid
-        xs, ys = np.meshgrid(steps * self.size_a[0], steps * self.size_a[1])
-        centres = np.float32(np.stack([xs.ravel(), ys.ravel()], axis=1)).reshape(-1, 1, 2)
-        mapped = cv2.perspectiveTransform(centres, self.homography).reshape(-1, 2) / np.float32(self.size_b)
-        inside = (mapped >= 0).all(axis=1) & (mapped < 1).all(axis=1)
+        inside, cells = _landing(grid, self.size_a, self.homography, self.size_b)
         found = np.zeros(grid * grid, bool)
-        found[np.nonzero(inside)[0]] = mask_b.reshape(-1)[cell_index(mapped[inside])]
+        found[inside] = mask_b.reshape(-1)[cells]
         return found.reshape(grid, grid)
 
     @property
@@ -233,9 +229,13 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inl
     if inliers < min_inliers:
         return None
     kept = mask.ravel() > 0
-    mapped = cv2.perspectiveTransform(source[kept].reshape(-1, 1, 2), homography).reshape(-1, 2)
-    residual = float(np.median(np.linalg.norm(mapped - target[kept], axis=1)))
-    second = _second_motion(source, target, homography)
+    missed = np.linalg.norm(cv2.perspectiveTransform(source.reshape(-1, 1, 2), homography).reshape(-1, 2) - target,
+                            axis=1)
+    residual = float(np.median(missed[kept]))
+    # a second motion only tells another shot from a loose fit (see Alignment.another_shot)
+    loose = inliers / len(good) < SHOT_RATIO
+    second = _second_motion(source[missed > REPROJECTION], target[missed > REPROJECTION], homography) \
+        if loose else (0, 0.0)
     size_a, size_b = a.size(), b.size()
     inverse = np.linalg.inv(homography)
     from_a, agreeing_a = _agreement(a, points_a, homography, seen, points_seen, size_b)
@@ -249,16 +249,15 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inl
 
 
 def _second_motion(source: np.ndarray, target: np.ndarray, homography: np.ndarray) -> tuple[int, float]:
-    """(inliers, pixels apart) of a second homography fitted to the matches the first leaves out:
-    the near half of a scene that moved against its far half (parallax), which a copy does not have."""
-    mapped = cv2.perspectiveTransform(source.reshape(-1, 1, 2), homography).reshape(-1, 2)
-    left_out = np.linalg.norm(mapped - target, axis=1) > REPROJECTION
-    if left_out.sum() < SHOT_SECOND:
+    """(inliers, pixels apart) of a second homography fitted to the matches the first leaves out
+    (``source`` to ``target``): the near half of a scene that moved against its far half (parallax),
+    which a copy does not have."""
+    if len(source) < SHOT_SECOND:
         return 0, 0.0
-    found, mask = cv2.findHomography(source[left_out], target[left_out], cv2.USAC_MAGSAC, REPROJECTION)
+    found, mask = cv2.findHomography(source, target, cv2.USAC_MAGSAC, REPROJECTION)
     if found is None:
         return 0, 0.0
-    fitted = source[left_out][mask.ravel() > 0].reshape(-1, 1, 2)
+    fitted = source[mask.ravel() > 0].reshape(-1, 1, 2)
     apart = np.linalg.norm(cv2.perspectiveTransform(fitted, found) - cv2.perspectiveTransform(fitted, homography),
                            axis=2)
     return int(mask.sum()), float(np.median(apart))
@@ -316,12 +315,19 @@ def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, tar
 def _cells_in(agreeing: np.ndarray, size: tuple[float, float], homography: np.ndarray,
               target_size: tuple[float, float]) -> np.ndarray:
     """(GRID * GRID) bool: the target's cells where the centres of the agreeing cells land."""
+    inside, cells = _landing(GRID, size, homography, target_size)
     found = np.zeros(GRID * GRID, bool)
-    rows, cols = np.divmod(np.nonzero(agreeing)[0], GRID)
-    if len(rows) == 0:
-        return found
-    centres = np.float32(np.stack([(cols + 0.5) / GRID * size[0], (rows + 0.5) / GRID * size[1]], axis=1))
-    mapped = cv2.perspectiveTransform(centres.reshape(-1, 1, 2), homography).reshape(-1, 2) / np.float32(target_size)
-    inside = (mapped >= 0).all(axis=1) & (mapped < 1).all(axis=1)
-    found[cell_index(mapped[inside])] = True
+    found[cells[agreeing[inside]]] = True
     return found
+
+
+def _landing(grid: int, size: tuple[float, float], homography: np.ndarray,
+             target_size: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """For the grid x grid blocks of a view of ``size`` (row-major): whether each one's centre lands
+    inside the target under ``homography``, and the target's GRID cell where those inside land."""
+    steps = (np.arange(grid) + 0.5) / grid
+    xs, ys = np.meshgrid(steps * size[0], steps * size[1])
+    centres = np.float32(np.stack([xs.ravel(), ys.ravel()], axis=1)).reshape(-1, 1, 2)
+    mapped = cv2.perspectiveTransform(centres, homography).reshape(-1, 2) / np.float32(target_size)
+    inside = (mapped >= 0).all(axis=1) & (mapped < 1).all(axis=1)
+    return inside, cell_index(mapped[inside])

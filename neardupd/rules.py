@@ -58,28 +58,29 @@ def judge(a: Picture, b: Picture, config: Config, hint: Neighbour | None = None,
         return None
     variant_a, variant_b = _hinted_variants(hint)
     thumbs = confirm.confirm_pictures(a, b, variant_a, variant_b)
+    part_differs = confirm.differing_region(thumbs.block_scores, DIFFER_BELOW) is not None
     alignment = None
     if a.features is not None and b.features is not None and _worth_aligning(
-            thumbs, shares_keypoints, _framed(a, b) or _mostly_frame(a, b), config.match):
+            thumbs, part_differs, shares_keypoints, _framed(a, b) or _mostly_frame(a, b), config.match):
         alignment = geometry.align(a.features, b.features, b_mirrored, min_inliers=config.match.min_inliers)
-    return verdict(a, b, thumbs, alignment, config.match)
+    return verdict(a, b, thumbs, part_differs, alignment, config.match)
 
 
-def _worth_aligning(thumbs: confirm.Confirmation, shares_keypoints: bool, framed: bool,
+def _worth_aligning(thumbs: confirm.Confirmation, part_differs: bool, shares_keypoints: bool, framed: bool,
                     settings: MatchSettings) -> bool:
     """Whether the keypoints can change the verdict: thumbs alike all over are a copy (1 in 3
     of bench-dev's pairs is settled so, without the cost of an alignment); thumbs alike but for a
     part, or pictures with several photo regions (``framed``), may be a frame around another
     photo; unlike thumbs may hide a turned or pasted copy."""
     if thumbs.score >= settings.threshold:
-        return confirm.differing_region(thumbs.block_scores, DIFFER_BELOW) is not None or framed
+        return part_differs or framed
     return shares_keypoints or thumbs.score >= ALIGN_FROM
 
 
-def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geometry.Alignment | None,
-            settings: MatchSettings) -> Scored:
-    """One score and explanation from the thumbs' comparison and the keypoints' alignment."""
-    part_differs = confirm.differing_region(thumbs.block_scores, DIFFER_BELOW) is not None
+def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, part_differs: bool,
+            alignment: geometry.Alignment | None, settings: MatchSettings) -> Scored:
+    """One score and explanation from the thumbs' comparison (``part_differs``: a patch of its
+    blocks disagrees) and the keypoints' alignment."""
     framed = _framed(a, b)
     if alignment is None:
         score = thumbs.score

@@ -188,7 +188,7 @@ def test_a_small_photo_in_a_big_screenshot_is_seen_at_more_pixels(tmp_path, anal
     feed.save(tmp_path / "feed.png")
     with Analyser(Config()) as analyser:
         as_png = geometry.align(original, analyser.analyse(bytes(tmp_path / "feed.png")).features)
-    at_view_scale, _ = features.extract_both(features.shrunk(np.asarray(feed.convert("L"))))
+    at_view_scale, _ = features.extract_both(features.View.of(features.shrunk(np.asarray(feed.convert("L")))))
     unzoomed = geometry.align(original, at_view_scale)
     assert as_jpeg is not None and as_png is not None and unzoomed is not None
     assert as_jpeg.inliers >= 1.5 * unzoomed.inliers, (as_jpeg.inliers, unzoomed.inliers)
