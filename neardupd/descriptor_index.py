@@ -110,6 +110,13 @@ class DescriptorIndex:
         if rows is not None:
             self._dead[rows[0]:rows[1]] = True
 
+    def rename(self, item: int, new: int) -> None:
+        """Index ``item``'s keypoints as ``new`` from now on (a picture held under a provisional key, stored)."""
+        rows = self._rows.pop(item, None)
+        if rows is not None:
+            self._owners[rows[0]:rows[1]] = new
+            self._rows[new] = rows
+
     def search(self, descriptors: np.ndarray, points: np.ndarray, *, mirrored_from: int | None = None,
                min_votes: int, limit: int = 16) -> list[tuple[int, int]]:
         """(item, votes) of stored pictures with at least ``min_votes`` of the given descriptors

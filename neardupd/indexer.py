@@ -107,7 +107,7 @@ class Indexer:
         self.roots: list[bytes] = []
         """Where files may be opened from (symlinks leading elsewhere are refused)."""
         self.matcher = Matcher(store, config, on_candidates)
-        self._staged: list[tuple[int, tuple[int, ...] | None, int, Features | None]] | None = None
+        self._staged: list[tuple[int, tuple[int, ...] | None, int, Features | None, int | None]] | None = None
 
     def close(self) -> None:
         self.analyser.close()
@@ -132,8 +132,10 @@ class Indexer:
         try:
             with self.store.transaction():
                 yield
-            for file_id, variants, content, found in self._staged:
-                if variants is None:
+            for file_id, variants, content, found, held in self._staged:
+                if held is not None:
+                    self.matcher.settle(held, file_id)
+                elif variants is None:
                     self.matcher.remove(file_id)
                 else:
                     self.matcher.add(file_id, content, variants, found)
@@ -141,13 +143,14 @@ class Indexer:
             self._staged = None
 
     def _stage(self, file_id: int, content: int = 0, variants: tuple[int, ...] | None = None,
-               found: Features | None = None) -> None:
+               found: Features | None = None, held: int | None = None) -> None:
         if self._staged is None:
             raise RuntimeError("index writes belong inside Indexer.writing()")
-        self._staged.append((file_id, variants, content, found))
+        self._staged.append((file_id, variants, content, found, held))
 
-    def add(self, work: Work, item: Analysed, matches: Iterable[Scored]) -> int:
-        """Store an analysed file and its matches (found by :meth:`match` before the transaction)."""
+    def add(self, work: Work, item: Analysed, matches: Iterable[Scored], held: int | None = None) -> int:
+        """Store an analysed file and its matches (found by :meth:`match` before the transaction);
+        ``held``: its provisional key in the indexes (:meth:`Matcher.hold`), which becomes its id."""
         if work.known_id is not None:
             self.forget(work.known_id)
         sig, picture = item.signature, item.picture
@@ -156,7 +159,7 @@ class Indexer:
         for found in matches:
             if found.other is not None and found.other != work.known_id:
                 self.store.add_match(found.other, file_id, found)
-        self._stage(file_id, sig.content_hashes[0], variants_of(sig), picture.features)
+        self._stage(file_id, sig.content_hashes[0], variants_of(sig), picture.features, held)
         return file_id
 
     def add_error(self, work: Work, kind: str, reason: str) -> None:

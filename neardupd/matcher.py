@@ -4,11 +4,19 @@
 index of local features, both built from the store at start. It reads the store (digests, stored
 pictures) but never writes: :class:`~neardupd.indexer.Indexer` tells it what a committed
 transaction added or removed.
+
+Matching is two steps, so that a scan can confirm in its decoder processes while this process
+goes on searching: :meth:`Matcher.candidates` (the searches, here) and the judgement of each
+candidate (:func:`~neardupd.rules.judge_all`, pure: anywhere). A picture whose judgements are
+still out is *held* in the indexes under a provisional key (:meth:`Matcher.hold`), so the next
+picture's search meets it as the one-by-one order would, until it is stored (:meth:`Matcher.settle`).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -18,8 +26,35 @@ from neardupd.descriptor_index import INDEXED, DescriptorIndex
 from neardupd.features import Features
 from neardupd.neighbours import Neighbour
 from neardupd.pairs import Scored
-from neardupd.rules import judge, matchable, new_neighbour_index, variants_of
+from neardupd.rules import Candidate, judge_all, matchable, new_neighbour_index, variants_of
+from neardupd.signature import Picture
 from neardupd.store import Store
+
+HELD_FROM = 1 << 40
+"""Provisional keys of held pictures: above every file id and rising as file ids do, so the
+searches' rankings (ties broken by key) come out as they will once the pictures are stored. Not
+higher: the keypoint search packs a key and a keypoint's number into one int64."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the searches put forward for one new picture: the copies its digests already prove
+    (``found``), and every candidate (``proposed``), of which those not found so are judged."""
+
+    found: dict[int, Scored] = field(default_factory=dict)
+    proposed: tuple[Candidate, ...] = ()
+
+    @property
+    def to_judge(self) -> tuple[Candidate, ...]:
+        return tuple(candidate for candidate in self.proposed if candidate.other not in self.found)
+
+    def renamed(self, key: int, file_id: int) -> Proposal:
+        """The same with a held picture's key replaced by its file id."""
+        found = {file_id if other == key else other: scored.of(file_id) if other == key else scored
+                 for other, scored in self.found.items()}
+        proposed = tuple(replace(candidate, other=file_id) if candidate.other == key else candidate
+                         for candidate in self.proposed)
+        return Proposal(found, proposed)
 
 
 class Matcher:
@@ -39,6 +74,8 @@ class Matcher:
         self.keypoints = DescriptorIndex()
         for file_id, found in store.index_features(INDEXED):
             self.keypoints.add(file_id, found.descriptors, found.pixels())
+        self._held: dict[int, Analysed] = {}
+        self._held_keys = itertools.count(HELD_FROM)
 
     def add(self, file_id: int, content: int, variants: Sequence[int], found: Features | None) -> None:
         self.neighbours.add(file_id, content, variants)
@@ -49,20 +86,62 @@ class Matcher:
         self.neighbours.remove(file_id)
         self.keypoints.remove(file_id)
 
+    def hold(self, item: Analysed) -> int:
+        """Put a picture not yet stored into the indexes; return its provisional key."""
+        key = next(self._held_keys)
+        self._held[key] = item
+        sig = item.signature
+        self.add(key, sig.content_hashes[0], variants_of(sig), item.picture.features)
+        return key
+
+    def settle(self, key: int, file_id: int) -> None:
+        """A held picture is stored as ``file_id``."""
+        del self._held[key]
+        self.neighbours.rename(key, file_id)
+        self.keypoints.rename(key, file_id)
+
     def match(self, item: Analysed, replacing: int | None = None) -> list[Scored]:
         """Exact copies, same-pixel copies and confirmed near/modified copies of one picture in the
         index (reads only: call before the transaction that stores it), best first."""
+        proposal = self.candidates(item, replacing)
+        to_judge = proposal.to_judge
+        return self.confirmed(item, proposal, judge_all(item.picture, item.mirrored, self.pictures(to_judge),
+                                                         self.config))
+
+    def candidates(self, item: Analysed, replacing: int | None = None) -> Proposal:
+        """The copies a picture's digests prove and the candidates its searches propose."""
         found: dict[int, Scored] = {}
-        for row in self.store.files_with_digest("file_digest", item.file_digest):
-            found[row.id] = Scored(1.0, "exact", other=row.id)
-        for row in self.store.files_with_digest("pixel_digest", item.pixel_digest):
-            found.setdefault(row.id, Scored(1.0, "pixel", other=row.id))
+        for other in self._with_digest("file_digest", item.file_digest):
+            found[other] = Scored(1.0, "exact", other=other)
+        for other in self._with_digest("pixel_digest", item.pixel_digest):
+            found.setdefault(other, Scored(1.0, "pixel", other=other))
         found.pop(replacing, None)  # type: ignore[arg-type]
-        if matchable(item.picture, self.config):
-            self._confirm_candidates(item, replacing, found)
+        if not matchable(item.picture, self.config):
+            return Proposal(found)
+        return Proposal(found, tuple(candidate for candidate in self._searched(item) if candidate.other != replacing))
+
+    def pictures(self, candidates: Sequence[Candidate]) -> list[tuple[Picture, Candidate]]:
+        """Each candidate with its picture, to judge."""
+        return [(self._held[candidate.other].picture if candidate.other in self._held
+                 else self.store.picture(candidate.other), candidate) for candidate in candidates]
+
+    def confirmed(self, item: Analysed, proposal: Proposal, judged: Sequence[Scored | None]) -> list[Scored]:
+        """The copies: those the digests prove and the candidates judged (in ``to_judge``'s order)
+        at least ``match.floor``, best first."""
+        if self.on_candidates and proposal.proposed:
+            self.on_candidates(item.path, [candidate.other for candidate in proposal.proposed])
+        found = dict(proposal.found)
+        for candidate, verdict in zip(proposal.to_judge, judged, strict=True):
+            if verdict and verdict.score >= self.config.match.floor:
+                found[candidate.other] = verdict.of(candidate.other)
         return sorted(found.values(), key=lambda scored: -scored.score)
 
-    def _confirm_candidates(self, item: Analysed, replacing: int | None, found: dict[int, Scored]) -> None:
+    def _with_digest(self, column: str, digest: bytes) -> list[int]:
+        held = [key for key, item in self._held.items() if getattr(item, column) == digest]
+        return [row.id for row in self.store.files_with_digest(column, digest)] + held
+
+    def _searched(self, item: Analysed) -> list[Candidate]:
+        """Hamming neighbours of the hashes first, nearest first, then pictures sharing keypoints."""
         settings, sig = self.config.match, item.signature
         hints = self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=settings.radius,
                                         limit=settings.candidates + 1, keep_within=settings.always_within,
@@ -75,12 +154,4 @@ class Matcher:
             min_votes=settings.min_votes, limit=settings.feature_candidates)}
         for other in sharing:
             hinted.setdefault(other, None)
-        if self.on_candidates:
-            self.on_candidates(item.path, [other for other in hinted if other != replacing])
-        for other, hint in hinted.items():
-            if other in found or other == replacing:
-                continue
-            judged = judge(self.store.picture(other), item.picture, self.config, hint, item.mirrored,
-                           shares_keypoints=other in sharing)
-            if judged and judged.score >= settings.floor:
-                found[other] = judged.of(other)
+        return [Candidate(other, hint, other in sharing) for other, hint in hinted.items()]

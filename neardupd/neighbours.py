@@ -76,6 +76,12 @@ class _Table:
         if row is not None:
             self.alive[row] = False
 
+    def rename(self, item: int, new: int) -> None:
+        row = self.row_of.pop(item, None)
+        if row is not None:
+            self.items[row] = new
+            self.row_of[new] = row
+
 
 class HammingIndex:
     """Content and variant hashes of many pictures, searchable by Hamming distance.
@@ -108,6 +114,11 @@ class HammingIndex:
     def remove(self, item: int) -> None:
         self._content.remove(item)
         self._variant.remove(item)
+
+    def rename(self, item: int, new: int) -> None:
+        """Index ``item``'s hashes as ``new`` from now on (a picture held under a provisional key, stored)."""
+        self._content.rename(item, new)
+        self._variant.rename(item, new)
 
     def nearest(self, forms: Sequence[int], variants: Sequence[int], *, radius: int, limit: int,
                 keep_within: int = -1, contained: Sequence[int] = (),

@@ -5,6 +5,9 @@ No store and no files: pictures and signatures in, a :class:`~neardupd.pairs.Sco
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -40,6 +43,23 @@ def matchable(picture: Picture, config: Config) -> bool:
     """Flat or tiny pictures only ever match exactly or by pixels."""
     settings = config.match
     return picture.contrast >= settings.min_contrast and min(picture.width, picture.height) >= settings.min_side
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored picture the searches put forward for a new one, and what they know of the pair."""
+
+    other: int
+    hint: Neighbour | None
+    """What the neighbour search matched (None: the keypoint search alone proposed it)."""
+    shares_keypoints: bool
+
+
+def judge_all(new: Picture, mirrored: Features | None, stored: Sequence[tuple[Picture, Candidate]],
+              config: Config) -> list[Scored | None]:
+    """:func:`judge` of a new picture (and its mirror image's keypoints) against each candidate."""
+    return [judge(picture, new, config, candidate.hint, mirrored, shares_keypoints=candidate.shares_keypoints)
+            for picture, candidate in stored]
 
 
 def judge(a: Picture, b: Picture, config: Config, hint: Neighbour | None = None,

@@ -4,7 +4,8 @@ Each worker is a ``spawn``-ed process with no database handle, in a process grou
 on a terminal reaches only the daemon, which decides when decoders stop) and killed by the kernel
 if the daemon dies (``PR_SET_PDEATHSIG``). It gets one :class:`Job` at a time over a pipe and answers
 with its :class:`JobStatus` and value: the :class:`~neardupd.analyse.Analysed` result, the file's
-digest (to recognise a move before decoding), "not an image", or the error. Everything that
+digest (to recognise a move before decoding), "not an image", or the error; or a scan's
+:class:`JudgeJob`, answered with the judgements of one picture's candidates. Everything that
 opens a file happens here, never in the daemon's main loop. The
 parent kills a worker that takes longer than ``timeout`` and notices one that dies; either way the
 file gets a ``timeout`` or ``crash`` outcome and a fresh worker takes the slot. Each worker limits
@@ -34,7 +35,10 @@ from typing import Any
 from neardupd.analyse import Analyser
 from neardupd.config import Config
 from neardupd.errors import DecodeError
+from neardupd.features import Features
 from neardupd.files import may_be_image
+from neardupd.rules import Candidate, judge_all
+from neardupd.signature import Picture
 
 log = logging.getLogger(__name__)
 FAULTS_ENV = "NEARDUPD_TEST_FAULTS"
@@ -68,8 +72,21 @@ class Job:
 
 
 @dataclass(frozen=True)
+class JudgeJob:
+    """Judge a new picture against its candidates: a scan's confirmation, on a decoder's core
+    (answered with the :func:`~neardupd.rules.judge_all` list)."""
+
+    key: int
+    path: bytes
+    """The new picture's file (for messages)."""
+    new: Picture
+    mirrored: Features | None
+    stored: tuple[tuple[Picture, Candidate], ...]
+
+
+@dataclass(frozen=True)
 class JobResult:
-    job: Job
+    job: Job | JudgeJob
     status: JobStatus
     value: Any = None
 
@@ -78,7 +95,7 @@ class JobResult:
 class _Slot:
     process: BaseProcess
     connection: Connection
-    job: Job | None = None
+    job: Job | JudgeJob | None = None
     started: float = 0.0
 
 
@@ -113,7 +130,7 @@ class WorkerPool:
     def idle(self) -> int:
         return sum(1 for slot in self._slots if slot.job is None)
 
-    def busy(self) -> list[Job]:
+    def busy(self) -> list[Job | JudgeJob]:
         return [slot.job for slot in self._slots if slot.job is not None]
 
     def alive(self) -> bool:
@@ -128,7 +145,7 @@ class WorkerPool:
             self._replace(index, "an idle decoder process died")
         return len(dead)
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job | JudgeJob) -> None:
         slot = next(slot for slot in self._slots if slot.job is None)
         slot.connection.send(job)
         slot.job, slot.started = job, time.monotonic()
@@ -214,7 +231,9 @@ def _work(connection: Connection, config: Config) -> None:
                 return
 
 
-def _do(analyser: Analyser, job: Job, config: Config) -> tuple[str, Any]:
+def _do(analyser: Analyser, job: Job | JudgeJob, config: Config) -> tuple[str, Any]:
+    if isinstance(job, JudgeJob):
+        return JobStatus.OK.value, judge_all(job.new, job.mirrored, job.stored, config)
     try:
         if job.sniff and not may_be_image(job.path):
             return JobStatus.NOT_IMAGE.value, None
