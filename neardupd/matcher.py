@@ -76,6 +76,8 @@ class Matcher:
             self.keypoints.add(file_id, found.descriptors, found.pixels())
         self._held: dict[int, Analysed] = {}
         self._held_keys = itertools.count(HELD_FROM)
+        self._leaving: set[int] = set()
+        """Rows replaced by a held picture: out of the searches, their deletion not yet committed."""
 
     def add(self, file_id: int, content: int, variants: Sequence[int], found: Features | None) -> None:
         self.neighbours.add(file_id, content, variants)
@@ -85,9 +87,15 @@ class Matcher:
     def remove(self, file_id: int) -> None:
         self.neighbours.remove(file_id)
         self.keypoints.remove(file_id)
+        self._leaving.discard(file_id)
 
-    def hold(self, item: Analysed) -> int:
-        """Put a picture not yet stored into the indexes; return its provisional key."""
+    def hold(self, item: Analysed, replacing: int | None = None) -> int:
+        """Put a picture not yet stored into the indexes; return its provisional key. The row it
+        replaces (an earlier version of its file) leaves the searches now, as it would have left
+        them had the picture been stored at once."""
+        if replacing is not None:
+            self.remove(replacing)
+            self._leaving.add(replacing)
         key = next(self._held_keys)
         self._held[key] = item
         sig = item.signature
@@ -138,7 +146,7 @@ class Matcher:
 
     def _with_digest(self, column: str, digest: bytes) -> list[int]:
         held = [key for key, item in self._held.items() if getattr(item, column) == digest]
-        return [row.id for row in self.store.files_with_digest(column, digest)] + held
+        return [row.id for row in self.store.files_with_digest(column, digest) if row.id not in self._leaving] + held
 
     def _searched(self, item: Analysed) -> list[Candidate]:
         """Hamming neighbours of the hashes first, nearest first, then pictures sharing keypoints."""

@@ -91,8 +91,6 @@ class _Flow:
     unsent: deque[_Held] = field(default_factory=deque)
     """Held pictures whose judgements wait for an idle decoder."""
     judging: dict[int, _Held] = field(default_factory=dict)
-    forgotten: set[int] = field(default_factory=set)
-    """Rows replaced by a file's new version during the scan: a picture held before cannot match them."""
     keys: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def busy(self) -> bool:
@@ -154,7 +152,7 @@ def _decoded(indexer: Indexer, run: ScanRun, flow: _Flow, work: Work, result: Jo
         return
     item: Analysed = result.value
     proposal = indexer.matcher.candidates(item, replacing=work.known_id)
-    entry = _Held(work, item, indexer.matcher.hold(item), proposal)
+    entry = _Held(work, item, indexer.matcher.hold(item, replacing=work.known_id), proposal)
     flow.held.append(entry)
     if proposal.to_judge:
         flow.unsent.append(entry)
@@ -163,12 +161,9 @@ def _decoded(indexer: Indexer, run: ScanRun, flow: _Flow, work: Work, result: Jo
 
 
 def _store_held(indexer: Indexer, flow: _Flow, entry: _Held) -> Outcome:
-    matches = [found for found in indexer.matcher.confirmed(entry.item, entry.proposal, entry.judged or [])
-               if found.other not in flow.forgotten]
+    matches = indexer.matcher.confirmed(entry.item, entry.proposal, entry.judged or [])
     with indexer.writing():
         file_id = indexer.add(entry.work, entry.item, matches, held=entry.key)
-    if entry.work.known_id is not None:
-        flow.forgotten.add(entry.work.known_id)
     for later in flow.held:
         later.proposal = later.proposal.renamed(entry.key, file_id)
     return Outcome.INDEXED

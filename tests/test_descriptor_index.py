@@ -52,3 +52,39 @@ def test_a_copy_with_fewer_agreeing_matches_outranks_a_picture_met_everywhere():
     found = index.search(descriptors, new, min_votes=3)
     assert [item for item, _ in found] == [1, 2]
     assert dict(found) == {1: 8, 2: 12}
+
+
+def _noisy(descriptors: np.ndarray, rng: np.random.Generator, bits: int = 6) -> np.ndarray:
+    """The descriptors with ``bits`` random bits flipped in each (a copy's keypoints, re-described)."""
+    flipped = np.unpackbits(descriptors, axis=1)
+    for row in flipped:
+        row[rng.choice(256, bits, replace=False)] ^= 1
+    return np.packbits(flipped, axis=1)
+
+
+def test_searches_between_additions_find_what_one_built_index_finds():
+    """Rows added since the last merge are kept sorted as they come (not sorted again per search)."""
+    rng = np.random.default_rng(5)
+    pictures = [(rng.integers(0, 256, (64, 32), dtype=np.uint8), rng.uniform(0, 480, (64, 2)).astype(np.float32))
+                for _ in range(40)]
+    growing = DescriptorIndex()
+    for item, (descriptors, points) in enumerate(pictures):
+        growing.add(item, descriptors, points)
+        growing.search(_noisy(descriptors, rng)[:16], points[:16], min_votes=3)  # sorts the tail
+    built = DescriptorIndex()
+    for item, (descriptors, points) in enumerate(pictures):
+        built.add(item, descriptors, points)
+    for descriptors, points in pictures[::7]:
+        probe = _noisy(descriptors, rng)
+        assert growing.search(probe, points, min_votes=3) == built.search(probe, points, min_votes=3)
+
+
+def test_a_renamed_picture_is_found_under_its_new_key():
+    rng = np.random.default_rng(6)
+    descriptors, points = rng.integers(0, 256, (64, 32), dtype=np.uint8), rng.uniform(0, 480, (64, 2))
+    index = DescriptorIndex()
+    index.add(1 << 40, descriptors, points.astype(np.float32))
+    index.rename(1 << 40, 12)
+    assert [item for item, _ in index.search(descriptors, points, min_votes=3)] == [12]
+    index.remove(12)
+    assert index.search(descriptors, points, min_votes=3) == []

@@ -3,6 +3,7 @@ decoder that crashes or hangs costs one file, not the scan. Real files, real pro
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -59,3 +60,56 @@ def test_a_decoder_that_crashes_or_hangs_costs_one_file(tmp_path, data, monkeypa
     assert summary.counts == {"indexed": 3, "quarantined": 2}
     assert quarantined == ["crash", "timeout"]
     assert again.counts == {"unchanged": 3, "quarantined": 2}
+
+
+def test_a_rescan_of_changed_files_in_decoders_matches_as_one_process_does(tmp_path, data):
+    """Files replaced between scans: their old rows leave the searches when the new versions are
+    read, not when stored, so later pictures' candidates are those of a scan in one process."""
+    folder = tmp_path / "photos"
+    shutil.copytree(data / "edits", folder)
+    single, parallel = tmp_path / "single.sqlite", tmp_path / "parallel.sqlite"
+    with open_store(single) as store, Indexer(store, Config(database=single)) as indexer:
+        indexer.scan([folder])
+    shutil.copy(single, parallel)
+    names = sorted(path.name for path in folder.iterdir())
+    for changed, source in ((names[2], names[9]), (names[5], names[0]), (names[11], names[4])):
+        shutil.copy(folder / source, folder / changed)  # now a copy of another file
+        os.utime(folder / changed, ns=(2_000_000_000 * 10**9, 2_000_000_000 * 10**9))
+    with open_store(single) as store, Indexer(store, Config(database=single)) as indexer:
+        in_process = indexer.scan([folder])
+    config = Config(database=parallel)
+    with open_store(parallel) as store, Indexer(store, config) as indexer:
+        pool = scanner.start_decoders(config)
+        assert pool is not None
+        try:
+            in_decoders = scanner.scan(indexer, [folder], pool=pool)
+        finally:
+            pool.stop()
+    assert in_process.counts == in_decoders.counts == {"indexed": 3, "unchanged": len(names) - 3}
+    assert _pairs(parallel) == _pairs(single)
+    assert sum(kind == "exact" for *_, kind in _pairs(parallel)) >= 3
+    with sqlite3.connect(parallel) as connection:
+        assert connection.execute("SELECT count(*) FROM matches WHERE a NOT IN (SELECT id FROM files) "
+                                  "OR b NOT IN (SELECT id FROM files)").fetchone() == (0,)
+
+
+def test_a_held_picture_is_searched_and_its_replaced_row_is_not(tmp_path, data):
+    """Between being read and being stored (its judgements out), a picture is met by the next
+    picture's searches under a provisional key, which becomes its file id once stored; the row of
+    the file's earlier version is out of the searches and the digest lookups from the start."""
+    db = tmp_path / "index.sqlite"
+    edits = data / "edits"
+    with open_store(db) as store, Indexer(store, Config(database=db)) as indexer:
+        indexer.scan([edits / "aaa-orig.jpg"])
+        old = store.file_at(os.fsencode(edits / "aaa-orig.jpg"))
+        assert old is not None
+        analyse = indexer.analyser.analyse
+        newer = analyse(os.fsencode(edits / "blur-a-little.jpg"))
+        key = indexer.matcher.hold(newer, replacing=old.id)
+        same_bytes = indexer.matcher.candidates(analyse(os.fsencode(edits / "aaa-orig.jpg")))
+        assert old.id not in same_bytes.found  # its digest no longer counts...
+        assert {candidate.other for candidate in same_bytes.proposed} == {key}  # ...nor its hashes
+        assert indexer.matcher.match(analyse(os.fsencode(edits / "blur-a-lot.jpg")))[0].other == key
+        indexer.matcher.settle(key, 99)
+        later = indexer.matcher.candidates(analyse(os.fsencode(edits / "sharpen-a-lot.jpg")))
+        assert [candidate.other for candidate in later.proposed] == [99]
