@@ -22,12 +22,13 @@ six tables with 0.85; two strangers' descriptors (~100-128 bits apart) almost ne
 >>> index.add(7, stored, points)
 >>> index.add(8, rng.integers(0, 256, (64, 32), dtype=np.uint8), points)
 >>> index.search(stored[:20], points[:20] / 2, min_votes=4)
-[(7, 20)]
+[Met(item=7, votes=20, agreeing=20.0)]
 """
 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -62,6 +63,15 @@ def keys(descriptors: np.ndarray) -> np.ndarray:
     """(n, TABLES) uint32 keys of (n, 32) uint8 descriptors."""
     bits = np.unpackbits(descriptors, axis=1)[:, _BITS]  # (n, TABLES, KEY_BITS)
     return (bits.astype(np.uint32) << np.arange(KEY_BITS, dtype=np.uint32)).sum(axis=2, dtype=np.uint32)
+
+
+class Met(NamedTuple):
+    """A stored picture met by a search: how many new keypoints met one of its own, and about how
+    many of those matches agree on one scale and turn (:func:`consistent_matches`)."""
+
+    item: int
+    votes: int
+    agreeing: float
 
 
 class DescriptorIndex:
@@ -118,8 +128,8 @@ class DescriptorIndex:
             self._rows[new] = rows
 
     def search(self, descriptors: np.ndarray, points: np.ndarray, *, mirrored_from: int | None = None,
-               min_votes: int, limit: int = 16) -> list[tuple[int, int]]:
-        """(item, votes) of stored pictures with at least ``min_votes`` of the given descriptors
+               min_votes: int, limit: int = 16) -> list[Met]:
+        """The stored pictures with at least ``min_votes`` of the given descriptors
         meeting one of theirs, those whose matches agree best on one scale and turn first.
         ``points`` are the descriptors' positions (pixels); those from ``mirrored_from`` on were
         found on the new picture's mirror image (matched among themselves only)."""
@@ -143,7 +153,7 @@ class DescriptorIndex:
         return _distinctive_matches(probe_ids[keep], rows[keep], self._owners[rows[keep]])
 
     def _ranked(self, probe_ids: np.ndarray, rows: np.ndarray, points: np.ndarray, mirrored: np.ndarray,
-                min_votes: int) -> list[tuple[int, int]]:
+                min_votes: int) -> list[Met]:
         """(item, votes) of the items met at least ``min_votes`` times, most agreeing matches first."""
         owners = self._owners[rows]
         items, votes = np.unique(owners, return_counts=True)
@@ -156,7 +166,7 @@ class DescriptorIndex:
                                       self._points[rows[order][wanted]].astype(np.float32),
                                       mirrored[order][wanted], votes[chosen])
         ranked = sorted(zip(-agreeing, -votes[chosen], items[chosen].tolist(), strict=True))
-        return [(item, -int(count)) for _, count, item in ranked]
+        return [Met(item, -int(count), -float(agreed)) for agreed, count, item in ranked]
 
     def _lookup(self, table: int, probe_keys: np.ndarray, crowded: int) -> tuple[np.ndarray, np.ndarray]:
         probe_ids, rows = _matching(self._sorted_keys[table], self._sorted_rows[table], probe_keys, crowded)

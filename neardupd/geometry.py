@@ -215,13 +215,15 @@ def align(a: Features, b: Features, b_mirrored: Features | None = None, *,
 def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inliers: int) -> Alignment | None:
     if len(a) < MIN_MATCHES or len(seen) < MIN_MATCHES:
         return None
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(seen.descriptors, a.descriptors, k=2)
-    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
+    # the two nearest of A's descriptors for each of B's, kept if clearly nearer than the second
+    # (Lowe's ratio test); batchDistance gives what BFMatcher.knnMatch does without its objects
+    distances, nearest = cv2.batchDistance(seen.descriptors, a.descriptors, dtype=-1, normType=cv2.NORM_HAMMING, K=2)
+    good = np.nonzero(distances[:, 0] < RATIO * distances[:, 1])[0]
     if len(good) < MIN_MATCHES:
         return None
     points_a, points_seen = a.pixels(), seen.pixels()
-    source = points_a[[m.trainIdx for m in good]]
-    target = points_seen[[m.queryIdx for m in good]]
+    source = points_a[nearest[good, 0]]
+    target = points_seen[good]
     homography, mask = cv2.findHomography(source, target, cv2.USAC_MAGSAC, REPROJECTION)
     if homography is None or not _plausible(homography):
         return None
@@ -288,7 +290,7 @@ def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, tar
     rows, cols = np.nonzero(near)
     if len(rows) == 0:
         return (0.0,), none
-    bits = np.unpackbits(source.descriptors[checked[rows]] ^ target.descriptors[cols], axis=1).sum(axis=1)
+    bits = np.bitwise_count(source.descriptors[checked[rows]] ^ target.descriptors[cols]).sum(axis=1)
     partnered = np.zeros(len(checked), bool)
     partnered[rows[bits < PARTNER_BITS]] = True
     # by cells, not keypoints: a frame's few photo-like cells (avatars, a logo) are dense with

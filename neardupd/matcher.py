@@ -156,10 +156,10 @@ class Matcher:
                                         contained=sig.flipped_window_hashes, overlap_radius=settings.overlap_radius)
         hinted: dict[int, Neighbour | None] = {hint.item: hint for hint in hints}
         plain, mirrored = item.features, item.mirrored
-        sharing = {other for other, _ in self.keypoints.search(
-            np.concatenate([plain.descriptors, mirrored.descriptors]),
-            np.concatenate([plain.pixels(), mirrored.pixels()]), mirrored_from=len(plain),
-            min_votes=settings.min_votes, limit=settings.feature_candidates)}
-        for other in sharing:
-            hinted.setdefault(other, None)
-        return [Candidate(other, hint, other in sharing) for other, hint in hinted.items()]
+        met = self.keypoints.search(np.concatenate([plain.descriptors, mirrored.descriptors]),
+                                    np.concatenate([plain.pixels(), mirrored.pixels()]), mirrored_from=len(plain),
+                                    min_votes=settings.min_votes, limit=settings.feature_candidates)
+        for found in met:
+            hinted.setdefault(found.item, None)
+        agreeing = {found.item: found.agreeing for found in met}
+        return [Candidate(other, hint, agreeing.get(other)) for other, hint in hinted.items()]

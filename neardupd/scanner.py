@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 _WAIT = 0.5
 """Seconds to wait for a decoder's result before looking again."""
+AHEAD = 2
+"""Files on their way (decoding or held) per decoder, plus two."""
 PARALLEL_FROM = 16
 """Fewer files than this are decoded in this process: starting the decoder processes costs about a
 second of CPU (each imports NumPy, OpenCV and Pillow)."""
@@ -99,39 +101,50 @@ class _Flow:
 
 def _scan_with(indexer: Indexer, pool: WorkerPool, run: ScanRun, now: float | None) -> ScanSummary:
     """Decoders decode and sign the files and judge each picture's candidates; this process plans
-    the paths, searches the indexes and stores each picture with its matches, in the order handed out."""
+    the paths, searches the indexes and stores each picture with its matches, in the order handed
+    out, and hands an idle decoder its next job after every step (not after a round of them)."""
     flow = _Flow(deque(run.paths))
-    ahead = 2 * pool.size + 2
     while flow.busy():
-        _send_judgements(indexer, pool, flow)
-        while flow.paths and pool.idle() and len(flow.decoding) + len(flow.held) < ahead:
-            path = flow.paths.popleft()
-            step = indexer.quietly(path, lambda: indexer.prepare(path))  # noqa: B023 - called at once
-            if isinstance(step, Outcome):
-                run.done(path, step)
-                continue
-            key = next(flow.keys)
-            flow.decoding[key] = step
-            pool.submit(Job(key, step.path, digest=step.digest))
+        _feed(indexer, pool, run, flow)
         for result in pool.collect(_WAIT):
             _received(indexer, flow, result)
-        while flow.decoding and (oldest := next(iter(flow.decoding))) in flow.answers:
-            work = flow.decoding.pop(oldest)
-            _decoded(indexer, run, flow, work, flow.answers.pop(oldest))
-        while flow.held and flow.held[0].judged is not None:
-            entry = flow.held.popleft()
-            run.done(entry.work.path, _store_held(indexer, flow, entry))
+        while _step(indexer, run, flow):
+            _feed(indexer, pool, run, flow)
+            for result in pool.collect(0):
+                _received(indexer, flow, result)
     return indexer.end_scan(run, now)
 
 
-def _send_judgements(indexer: Indexer, pool: WorkerPool, flow: _Flow) -> None:
-    """Judgements first: they hold up storing."""
+def _step(indexer: Indexer, run: ScanRun, flow: _Flow) -> bool:
+    """Search for the next decoded picture or store the next judged one; False if neither is ready."""
+    if flow.decoding and (oldest := next(iter(flow.decoding))) in flow.answers:
+        _decoded(indexer, run, flow, flow.decoding.pop(oldest), flow.answers.pop(oldest))
+        return True
+    if flow.held and flow.held[0].judged is not None:
+        entry = flow.held.popleft()
+        run.done(entry.work.path, _store_held(indexer, flow, entry))
+        return True
+    return False
+
+
+def _feed(indexer: Indexer, pool: WorkerPool, run: ScanRun, flow: _Flow) -> None:
+    """Idle decoders get the judgements first (they hold up storing), then files to decode, at most
+    AHEAD per decoder on their way."""
     while flow.unsent and pool.idle():
         entry = flow.unsent.popleft()
         key = next(flow.keys)
         flow.judging[key] = entry
         stored = tuple(indexer.matcher.pictures(entry.proposal.to_judge))
         pool.submit(JudgeJob(key, entry.work.path, entry.item.picture, entry.item.mirrored, stored))
+    while flow.paths and pool.idle() and len(flow.decoding) + len(flow.held) < AHEAD * pool.size + 2:
+        path = flow.paths.popleft()
+        step = indexer.quietly(path, lambda: indexer.prepare(path))  # noqa: B023 - called at once
+        if isinstance(step, Outcome):
+            run.done(path, step)
+            continue
+        key = next(flow.keys)
+        flow.decoding[key] = step
+        pool.submit(Job(key, step.path, digest=step.digest))
 
 
 def _received(indexer: Indexer, flow: _Flow, result: JobResult) -> None:

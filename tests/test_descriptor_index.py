@@ -50,8 +50,8 @@ def test_a_copy_with_fewer_agreeing_matches_outranks_a_picture_met_everywhere():
     index.add(2, descriptors[8:], rng.uniform(0, 480, (12, 2)).astype(np.float32))  # the hub: 12, scattered
     new = np.concatenate([_similar(stored[:8], 0.5, 30.0, (100.0, 50.0)), stored[8:]])
     found = index.search(descriptors, new, min_votes=3)
-    assert [item for item, _ in found] == [1, 2]
-    assert dict(found) == {1: 8, 2: 12}
+    assert [met.item for met in found] == [1, 2]
+    assert {met.item: met.votes for met in found} == {1: 8, 2: 12}
 
 
 def _noisy(descriptors: np.ndarray, rng: np.random.Generator, bits: int = 6) -> np.ndarray:
@@ -85,6 +85,6 @@ def test_a_renamed_picture_is_found_under_its_new_key():
     index = DescriptorIndex()
     index.add(1 << 40, descriptors, points.astype(np.float32))
     index.rename(1 << 40, 12)
-    assert [item for item, _ in index.search(descriptors, points, min_votes=3)] == [12]
+    assert [item for item, *_ in index.search(descriptors, points, min_votes=3)] == [12]
     index.remove(12)
     assert index.search(descriptors, points, min_votes=3) == []

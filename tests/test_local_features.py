@@ -199,7 +199,7 @@ def test_a_skewed_copy_is_aligned_though_the_keypoint_index_missed_it(analyse, p
     """Thumbs half alike are reason enough to try the keypoints (ALIGN_FROM)."""
     skewed = cv2.warpAffine(np.asarray(photo), np.float32([[1, 0.45, 0], [0, 1, 0]]), (1070, 600))
     original, copy = analyse(photo, "orig"), analyse(Image.fromarray(skewed), "skewed")
-    found = judge(original.picture, copy.picture, Config(), None, copy.mirrored, shares_keypoints=False)
+    found = judge(original.picture, copy.picture, Config(), None, copy.mirrored, keypoints=None)
     assert found is not None and found.score >= THRESHOLD
     assert found.details["aligned_by"] == "keypoints"
 
