@@ -34,6 +34,8 @@ _WAIT = 0.5
 """Seconds to wait for a decoder's result before looking again."""
 AHEAD = 2
 """Files on their way (decoding or held) per decoder, plus two."""
+DEPTH = 2
+"""Jobs sent to each decoder at most: the next waits in its pipe while it works on one."""
 PARALLEL_FROM = 16
 """Fewer files than this are decoded in this process: starting the decoder processes costs about a
 second of CPU (each imports NumPy, OpenCV and Pillow)."""
@@ -130,13 +132,13 @@ def _step(indexer: Indexer, run: ScanRun, flow: _Flow) -> bool:
 def _feed(indexer: Indexer, pool: WorkerPool, run: ScanRun, flow: _Flow) -> None:
     """Idle decoders get the judgements first (they hold up storing), then files to decode, at most
     AHEAD per decoder on their way."""
-    while flow.unsent and pool.idle():
+    while flow.unsent and pool.room(DEPTH):
         entry = flow.unsent.popleft()
         key = next(flow.keys)
         flow.judging[key] = entry
         stored = tuple(indexer.matcher.pictures(entry.proposal.to_judge))
-        pool.submit(JudgeJob(key, entry.work.path, entry.item.picture, entry.item.mirrored, stored))
-    while flow.paths and pool.idle() and len(flow.decoding) + len(flow.held) < AHEAD * pool.size + 2:
+        pool.submit(JudgeJob(key, entry.work.path, entry.item.picture, entry.item.mirrored, stored), DEPTH)
+    while flow.paths and pool.room(DEPTH) and len(flow.decoding) + len(flow.held) < AHEAD * pool.size + 2:
         path = flow.paths.popleft()
         step = indexer.quietly(path, lambda: indexer.prepare(path))  # noqa: B023 - called at once
         if isinstance(step, Outcome):
@@ -144,7 +146,7 @@ def _feed(indexer: Indexer, pool: WorkerPool, run: ScanRun, flow: _Flow) -> None
             continue
         key = next(flow.keys)
         flow.decoding[key] = step
-        pool.submit(Job(key, step.path, digest=step.digest))
+        pool.submit(Job(key, step.path, digest=step.digest), DEPTH)
 
 
 def _received(indexer: Indexer, flow: _Flow, result: JobResult) -> None:

@@ -27,7 +27,8 @@ import multiprocessing
 import os
 import signal
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -95,8 +96,15 @@ class JobResult:
 class _Slot:
     process: BaseProcess
     connection: Connection
-    job: Job | JudgeJob | None = None
+    jobs: deque[Job | JudgeJob] = field(default_factory=deque)
+    """Sent and not yet answered, in order; the first is the one being worked on."""
     started: float = 0.0
+    """When the first job began, as far as the parent can tell (sent to an idle decoder, or the
+    answer before it came)."""
+
+    @property
+    def job(self) -> Job | JudgeJob | None:
+        return self.jobs[0] if self.jobs else None
 
 
 class WorkerPool:
@@ -128,10 +136,14 @@ class WorkerPool:
         return len(self._slots)
 
     def idle(self) -> int:
-        return sum(1 for slot in self._slots if slot.job is None)
+        return sum(1 for slot in self._slots if not slot.jobs)
+
+    def room(self, depth: int = 1) -> int:
+        """How many more jobs can be sent with at most ``depth`` waiting per decoder."""
+        return sum(max(0, depth - len(slot.jobs)) for slot in self._slots)
 
     def busy(self) -> list[Job | JudgeJob]:
-        return [slot.job for slot in self._slots if slot.job is not None]
+        return [job for slot in self._slots for job in slot.jobs]
 
     def alive(self) -> bool:
         return all(slot.process.is_alive() for slot in self._slots)
@@ -145,10 +157,17 @@ class WorkerPool:
             self._replace(index, "an idle decoder process died")
         return len(dead)
 
-    def submit(self, job: Job | JudgeJob) -> None:
-        slot = next(slot for slot in self._slots if slot.job is None)
+    def submit(self, job: Job | JudgeJob, depth: int = 1) -> None:
+        """Send a job to the least busy decoder, queued behind at most ``depth - 1`` others (a
+        decoder with its next job waiting in its pipe starts it the moment it answers the last:
+        a scan measured 179 % of two cores busy with one job per decoder)."""
+        slot = min(self._slots, key=lambda slot: len(slot.jobs))
+        if len(slot.jobs) >= depth:
+            raise RuntimeError("no decoder has room for another job")
         slot.connection.send(job)
-        slot.job, slot.started = job, time.monotonic()
+        if not slot.jobs:
+            slot.started = time.monotonic()
+        slot.jobs.append(job)
 
     def collect(self, wait_seconds: float) -> list[JobResult]:
         """Results that arrive within ``wait_seconds``, and the jobs of workers that died or overran."""
@@ -163,12 +182,11 @@ class WorkerPool:
             job = slot.job
             if slot.connection in ready:
                 try:
-                    status, value = slot.connection.recv()
-                    outcomes.append(JobResult(job, JobStatus(status), value))
-                    slot.job = None
+                    outcomes.extend(self._answers(slot))
                     continue
                 except (EOFError, OSError):
-                    outcomes.append(JobResult(job, JobStatus.CRASH, self._replace(index, "the decoder process died")))
+                    outcomes.append(JobResult(slot.jobs[0], JobStatus.CRASH,
+                                              self._replace(index, "the decoder process died")))
                     continue
             if time.monotonic() - slot.started > self.timeout:
                 outcomes.append(JobResult(job, JobStatus.TIMEOUT, self._replace(
@@ -177,14 +195,36 @@ class WorkerPool:
                 outcomes.append(JobResult(job, JobStatus.CRASH, self._replace(index, "the decoder process died")))
         return outcomes
 
+    @staticmethod
+    def _answers(slot: _Slot) -> list[JobResult]:
+        """Every answer waiting in a decoder's pipe, each for its first job (raises if the pipe
+        closed before the first)."""
+        answers: list[JobResult] = []
+        while slot.jobs and (not answers or slot.connection.poll(0)):
+            try:
+                status, value = slot.connection.recv()
+            except (EOFError, OSError):
+                if not answers:
+                    raise
+                break  # it died after answering: the next collect sees it
+            answers.append(JobResult(slot.jobs.popleft(), JobStatus(status), value))
+            slot.started = time.monotonic()
+        return answers
+
     def _replace(self, index: int, why: str) -> str:
+        """A fresh decoder in the place of one that died or overran on its first job; the jobs
+        queued behind that one go to the new decoder."""
         slot = self._slots[index]
         if slot.process.is_alive():
             slot.process.kill()
         slot.process.join(5)
         code = slot.process.exitcode
         slot.connection.close()
-        self._slots[index] = self._spawn()
+        fresh = self._slots[index] = self._spawn()
+        for queued in list(slot.jobs)[1:]:
+            fresh.connection.send(queued)
+            fresh.jobs.append(queued)
+        fresh.started = time.monotonic()
         self.replaced += 1
         detail = f"{why} (exit code {code})" if code is not None else why
         log.warning("%s: %s; a new decoder took its place", os.fsdecode(slot.job.path) if slot.job else "?", detail)

@@ -14,6 +14,7 @@ from neardupd import scanner
 from neardupd.config import Config, DaemonSettings
 from neardupd.indexer import Indexer
 from neardupd.store import open_store
+from neardupd.workers import Job, JobStatus, WorkerPool
 
 
 def _pairs(db: Path) -> set[tuple[str, str, float, str]]:
@@ -113,3 +114,25 @@ def test_a_held_picture_is_searched_and_its_replaced_row_is_not(tmp_path, data):
         indexer.matcher.settle(key, 99)
         later = indexer.matcher.candidates(analyse(os.fsencode(edits / "sharpen-a-lot.jpg")))
         assert [candidate.other for candidate in later.proposed] == [99]
+
+
+def test_a_job_queued_behind_a_crash_is_answered_by_the_fresh_decoder(tmp_path, data, monkeypatch):
+    """With two jobs sent to one decoder, the second waits in its pipe; when the first kills the
+    decoder, the second goes to the one that takes its place, not lost and not blamed."""
+    monkeypatch.setenv("NEARDUPD_TEST_FAULTS", "crash=poison*")
+    shutil.copy(data / "edits" / "shrink-a-lot.jpg", tmp_path / "poison.jpg")
+    config = Config(database=tmp_path / "index.sqlite", daemon=DaemonSettings(workers=1))
+    pool = WorkerPool(config)
+    try:
+        pool.submit(Job(1, os.fsencode(tmp_path / "poison.jpg")), depth=2)
+        pool.submit(Job(2, os.fsencode(data / "edits" / "aaa-orig.jpg")), depth=2)
+        assert pool.room(2) == 0 and pool.idle() == 0
+        results = {}
+        for _ in range(20):  # a lost job would leave the loop after 20 rounds of nothing
+            results.update((result.job.key, result.status) for result in pool.collect(1.0))
+            if len(results) == 2:
+                break
+    finally:
+        pool.stop()
+    assert results == {1: JobStatus.CRASH, 2: JobStatus.OK}
+    assert pool.replaced == 1
