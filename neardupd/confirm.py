@@ -303,8 +303,10 @@ def differing_region(block_scores: np.ndarray, below: float, *, min_blocks: int 
     >>> differing_region(scores, 0.3)
     [0.625, 0.125, 0.875, 0.375]
     """
-    low = (np.nan_to_num(block_scores, nan=1.0) < below).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(low, connectivity=8)
+    low = block_scores < below  # blocks not compared (NaN) agree
+    if np.count_nonzero(low) < min_blocks:  # no patch can be large enough (most pairs judged)
+        return None
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(low.astype(np.uint8), connectivity=8)
     if count <= 1:
         return None
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))

@@ -89,6 +89,9 @@ class DescriptorIndex:
         self._rows: dict[int, tuple[int, int]] = {}
         self._dead = np.zeros(0, bool)
         self._sorted_keys: list[np.ndarray] = [np.zeros(0, np.uint32)] * TABLES
+        self._bucket_starts: list[np.ndarray | None] = [None] * TABLES
+        """Per table, where each key's bucket starts in the sorted keys (2 ** KEY_BITS + 1 of them):
+        a lookup by index instead of two binary searches per probe (a third of the search's time)."""
         self._sorted_rows: list[np.ndarray] = [np.zeros(0, np.int64)] * TABLES
         self._merged = 0
         self._tail: list[tuple[np.ndarray, np.ndarray]] | None = None
@@ -169,7 +172,8 @@ class DescriptorIndex:
         return [Met(item, -int(count), -float(agreed)) for agreed, count, item in ranked]
 
     def _lookup(self, table: int, probe_keys: np.ndarray, crowded: int) -> tuple[np.ndarray, np.ndarray]:
-        probe_ids, rows = _matching(self._sorted_keys[table], self._sorted_rows[table], probe_keys, crowded)
+        probe_ids, rows = _matching(self._sorted_keys[table], self._sorted_rows[table], probe_keys, crowded,
+                                    self._bucket_starts[table])
         if self._size > self._merged:
             tail_keys, tail_rows = self._sorted_tail()[table]
             more_ids, more_rows = _matching(tail_keys, tail_rows, probe_keys, crowded)
@@ -203,6 +207,8 @@ class DescriptorIndex:
             order = np.argsort(self._keys[live, table], kind="stable")
             self._sorted_rows[table] = live[order]
             self._sorted_keys[table] = self._keys[live[order], table]
+            self._bucket_starts[table] = np.concatenate(
+                [[0], np.cumsum(np.bincount(self._sorted_keys[table], minlength=2 ** KEY_BITS))]).astype(np.int64)
         self._merged = self._size
         self._tail = None
 
@@ -273,10 +279,14 @@ def consistent_matches(new: np.ndarray, stored: np.ndarray, mirrored: np.ndarray
 
 
 def _matching(sorted_keys: np.ndarray, sorted_rows: np.ndarray, probe_keys: np.ndarray,
-              crowded: int) -> tuple[np.ndarray, np.ndarray]:
-    """(probe, row) for every stored row whose key equals a probe's, crowded buckets left out."""
-    low = np.searchsorted(sorted_keys, probe_keys, side="left")
-    high = np.searchsorted(sorted_keys, probe_keys, side="right")
+              crowded: int, starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(probe, row) for every stored row whose key equals a probe's, crowded buckets left out;
+    ``starts``: where each key's bucket starts, if known (else found by binary search)."""
+    if starts is not None:
+        low, high = starts[probe_keys], starts[probe_keys + 1]
+    else:
+        low = np.searchsorted(sorted_keys, probe_keys, side="left")
+        high = np.searchsorted(sorted_keys, probe_keys, side="right")
     lengths = np.where(high - low > crowded, 0, high - low)
     probe_ids = np.repeat(np.arange(len(probe_keys)), lengths)
     offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
