@@ -337,6 +337,12 @@ def pack(features: Features) -> bytes:
     return head + mask + body.tobytes()
 
 
+def as_stored(found: Features | None) -> Features | None:
+    """The features as a store keeps them (:func:`pack`: positions rounded to 1/65535), so that a
+    picture judged before its row is read back is judged the same."""
+    return None if found is None else unpack(pack(found))
+
+
 def unpack(blob: bytes) -> Features:
     if not blob or blob[0] != FORMAT:
         raise ValueError(f"local features in an unknown format ({blob[:1]!r}): rebuild them with `neardupd scan`")
