@@ -161,10 +161,19 @@ class WorkerPool:
         """Send a job to the least busy decoder, queued behind at most ``depth - 1`` others (a
         decoder with its next job waiting in its pipe starts it the moment it answers the last:
         a scan measured 179 % of two cores busy with one job per decoder)."""
-        slot = min(self._slots, key=lambda slot: len(slot.jobs))
+        index = min(range(len(self._slots)), key=lambda index: len(self._slots[index].jobs))
+        slot = self._slots[index]
         if len(slot.jobs) >= depth:
             raise RuntimeError("no decoder has room for another job")
-        slot.connection.send(job)
+        try:
+            slot.connection.send(job)
+        except OSError:  # it died: on its own job (answered as a crash by collect, which hands
+            if slot.jobs:  # the jobs behind it to the next decoder), or idle: replaced now
+                slot.jobs.append(job)
+                return
+            self._replace(index, "an idle decoder process died")
+            slot = self._slots[index]
+            slot.connection.send(job)
         if not slot.jobs:
             slot.started = time.monotonic()
         slot.jobs.append(job)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 from conftest import run_cli
@@ -136,3 +137,26 @@ def test_a_job_queued_behind_a_crash_is_answered_by_the_fresh_decoder(tmp_path, 
         pool.stop()
     assert results == {1: JobStatus.CRASH, 2: JobStatus.OK}
     assert pool.replaced == 1
+
+
+def test_a_job_sent_to_a_decoder_already_dead_goes_to_the_next(tmp_path, data, monkeypatch):
+    """The pipe of a decoder that died on its job is broken: a job sent after it waits for its
+    successor instead of failing the scan."""
+    monkeypatch.setenv("NEARDUPD_TEST_FAULTS", "crash=poison*")
+    shutil.copy(data / "edits" / "shrink-a-lot.jpg", tmp_path / "poison.jpg")
+    pool = WorkerPool(Config(database=tmp_path / "index.sqlite", daemon=DaemonSettings(workers=1)))
+    try:
+        pool.submit(Job(1, os.fsencode(tmp_path / "poison.jpg")), depth=2)
+        deadline = time.monotonic() + 30
+        while pool.alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not pool.alive()
+        pool.submit(Job(2, os.fsencode(data / "edits" / "aaa-orig.jpg")), depth=2)
+        results = {}
+        for _ in range(20):
+            results.update((result.job.key, result.status) for result in pool.collect(1.0))
+            if len(results) == 2:
+                break
+    finally:
+        pool.stop()
+    assert results == {1: JobStatus.CRASH, 2: JobStatus.OK}
