@@ -117,6 +117,16 @@ def test_a_held_picture_is_searched_and_its_replaced_row_is_not(tmp_path, data):
         assert [candidate.other for candidate in later.proposed] == [99]
 
 
+def _answers(pool: WorkerPool, count: int) -> dict[int, JobStatus]:
+    """Each job's status, by key, once ``count`` are in (a lost job: fewer, after 20 s of nothing)."""
+    results: dict[int, JobStatus] = {}
+    for _ in range(20):
+        results.update((result.job.key, result.status) for result in pool.collect(1.0))
+        if len(results) == count:
+            break
+    return results
+
+
 def test_a_job_queued_behind_a_crash_is_answered_by_the_fresh_decoder(tmp_path, data, monkeypatch):
     """With two jobs sent to one decoder, the second waits in its pipe; when the first kills the
     decoder, the second goes to the one that takes its place, not lost and not blamed."""
@@ -128,11 +138,7 @@ def test_a_job_queued_behind_a_crash_is_answered_by_the_fresh_decoder(tmp_path, 
         pool.submit(Job(1, os.fsencode(tmp_path / "poison.jpg")), depth=2)
         pool.submit(Job(2, os.fsencode(data / "edits" / "aaa-orig.jpg")), depth=2)
         assert pool.room(2) == 0 and pool.idle() == 0
-        results = {}
-        for _ in range(20):  # a lost job would leave the loop after 20 rounds of nothing
-            results.update((result.job.key, result.status) for result in pool.collect(1.0))
-            if len(results) == 2:
-                break
+        results = _answers(pool, 2)
     finally:
         pool.stop()
     assert results == {1: JobStatus.CRASH, 2: JobStatus.OK}
@@ -152,11 +158,7 @@ def test_a_job_sent_to_a_decoder_already_dead_goes_to_the_next(tmp_path, data, m
             time.sleep(0.05)
         assert not pool.alive()
         pool.submit(Job(2, os.fsencode(data / "edits" / "aaa-orig.jpg")), depth=2)
-        results = {}
-        for _ in range(20):
-            results.update((result.job.key, result.status) for result in pool.collect(1.0))
-            if len(results) == 2:
-                break
+        results = _answers(pool, 2)
     finally:
         pool.stop()
     assert results == {1: JobStatus.CRASH, 2: JobStatus.OK}
