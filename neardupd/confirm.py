@@ -304,11 +304,9 @@ def differing_region(block_scores: np.ndarray, below: float, *, min_blocks: int 
     [0.625, 0.125, 0.875, 0.375]
     """
     low = block_scores < below  # blocks not compared (NaN) agree
-    if np.count_nonzero(low) < min_blocks:  # no patch can be large enough (most pairs judged)
+    if np.count_nonzero(low) < max(min_blocks, 1):  # no patch large enough (most pairs judged)
         return None
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(low.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return None
+    _, _, stats, _ = cv2.connectedComponentsWithStats(low.astype(np.uint8), connectivity=8)
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     if stats[largest, cv2.CC_STAT_AREA] < min_blocks:
         return None

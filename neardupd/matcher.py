@@ -123,9 +123,11 @@ class Matcher:
         """Exact copies, same-pixel copies and confirmed near/modified copies of one picture in the
         index (reads only: call before the transaction that stores it), best first."""
         proposal = self.candidates(item, replacing)
-        to_judge = proposal.to_judge
-        return self.confirmed(item, proposal, judge_all(item.picture, item.mirrored, self.pictures(to_judge),
-                                                         self.config))
+        return self.confirmed(item, proposal, self.judge(item, proposal))
+
+    def judge(self, item: Analysed, proposal: Proposal) -> list[Scored | None]:
+        """The judgements of the proposal's candidates here (a scan makes them in its decoders)."""
+        return judge_all(item.picture, item.mirrored, self.pictures(proposal.to_judge), self.config)
 
     def candidates(self, item: Analysed, replacing: int | None = None) -> Proposal:
         """The copies a picture's digests prove and the candidates its searches propose."""

@@ -176,10 +176,11 @@ def _pictures_agree(a: Picture, b: Picture, alignment: geometry.Alignment, setti
     vouched = cv2.resize(alignment.agreeing_a.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA) > 0
     photo_a = cv2.resize(a.features.photo.astype(np.float32), (grid, grid), interpolation=cv2.INTER_AREA) >= 0.5
     photo_b = alignment.mask_of_b_at_a(b.features.photo, grid)
-    differ = compared & (np.nan_to_num(blocks, nan=1.0) < DIFFER_BELOW) & ~vouched & photo_a & photo_b
+    low = compared & (np.nan_to_num(blocks, nan=1.0) < DIFFER_BELOW)
+    differ = low & ~vouched & photo_a & photo_b
     beside_vouched = cv2.dilate(vouched.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     isolated = differ & ~beside_vouched
-    far = compared & (np.nan_to_num(blocks, nan=1.0) < DIFFER_BELOW) & ~beside_vouched  # photo mask or not
+    far = low & ~beside_vouched  # photo mask or not
     another_photo = (differ.sum() >= DIFFERENT_PHOTO * compared.sum() and isolated.sum() >= ISOLATED * compared.sum()) \
         or far.sum() >= FAR_DIFFER * compared.sum()
     return confirm.trimmed_mean(blocks) >= settings.min_aligned and not another_photo

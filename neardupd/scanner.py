@@ -25,7 +25,6 @@ from neardupd.errors import DecodeError
 from neardupd.indexer import Indexer, Outcome, ScanRun, ScanSummary, Work
 from neardupd.matcher import Proposal
 from neardupd.pairs import Scored
-from neardupd.rules import judge_all
 from neardupd.workers import Job, JobResult, JobStatus, JudgeJob, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -156,8 +155,7 @@ def _received(indexer: Indexer, flow: _Flow, result: JobResult) -> None:
     elif result.status is JobStatus.OK:
         entry.judged = result.value
     else:  # the decoder died or overran on it: judged here, as a scan without decoders does
-        to_judge = indexer.matcher.pictures(entry.proposal.to_judge)
-        entry.judged = judge_all(entry.item.picture, entry.item.mirrored, to_judge, indexer.config)
+        entry.judged = indexer.matcher.judge(entry.item, entry.proposal)
 
 
 def _decoded(indexer: Indexer, run: ScanRun, flow: _Flow, work: Work, result: JobResult) -> None:
