@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,6 +26,7 @@ from neardupd.store import open_store
 
 THRESHOLD = Config().match.threshold
 BOX = (0.30, 0.20, 0.75, 0.70)  # where the photo is pasted into the screenshot
+MEMES = Path(__file__).parent / "data" / "meme-strangers"
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,13 @@ def analyse(tmp_path):
         return analyser.analyse(bytes(path))
 
     yield run
+    analyser.close()
+
+
+@pytest.fixture
+def analyse_file():
+    analyser = Analyser(Config())
+    yield lambda path: analyser.analyse(bytes(path))
     analyser.close()
 
 
@@ -134,6 +143,17 @@ def test_a_perspective_view_is_found_and_said_so(analyse, photo):
 def test_two_photos_in_one_frame_are_not_a_copy(analyse, photo, other, frame):
     framed = FRAMES[frame]
     found = compare(analyse(framed(photo), f"{frame}-a"), analyse(framed(other), f"{frame}-b"), Config())
+    assert found.score < THRESHOLD, found
+
+
+@pytest.mark.parametrize("pair", [("koala", "waterfall"), ("cardinal", "angler")])
+def test_a_caption_fitted_as_no_camera_could_see_it_is_no_copy(analyse_file, pair):
+    """Two photos under one meme caption whose letters fit a fold through the horizon, or a view
+    with one side 5 times farther than the other: no alignment, not a copy."""
+    first, second = (analyse_file(MEMES / f"{name}.jpg") for name in pair)
+    alignment = geometry.align(first.picture.features, second.picture.features, second.mirrored)
+    assert alignment is None or alignment.perspective < geometry.MAX_PERSPECTIVE - 1, alignment
+    found = compare(first, second, Config())
     assert found.score < THRESHOLD, found
 
 
