@@ -80,7 +80,11 @@ class MatchSettings:
     over every block (two photos under the same caption or big text share keypoints, not pictures:
     0.04-0.28 on augly_unseen's text_big strangers; copies 0.75-0.99, a photo in a screenshot 0.24-0.86)."""
     feature_candidates: int = 4
-    """Stored pictures sharing the most keypoints with a new one that are confirmed too."""
+    """Stored pictures sharing the most keypoints with a new one that are confirmed too..."""
+    framed_feature_candidates: int = 8
+    """...and with a new picture of several photo regions (a screenshot, a collage): other screenshots
+    of the same app share its ad's and avatars' keypoints, which agree perfectly and crowd out the
+    photo's original (augly_unseen: ranked 5th to 9th behind them for 8 screenshots)."""
     min_votes: int = 3
     """New keypoints that must meet one of a stored picture's for it to be a candidate (the candidates
     are ranked by how well their matches agree on one scale and turn, so 3 is enough: augly_unseen's

@@ -184,7 +184,8 @@ class Matcher:
         plain, mirrored = item.features, item.mirrored
         met = self.keypoints.search(np.concatenate([plain.descriptors, mirrored.descriptors]),
                                     np.concatenate([plain.pixels(), mirrored.pixels()]), mirrored_from=len(plain),
-                                    min_votes=settings.min_votes, limit=settings.feature_candidates)
+                                    min_votes=settings.min_votes,
+                                    limit=settings.framed_feature_candidates if plain.regions > 1 else settings.feature_candidates)
         for found in met:
             hinted.setdefault(found.item, None)
         agreeing = {found.item: found.agreeing for found in met}
