@@ -182,10 +182,10 @@ class Matcher:
                                         contained=sig.flipped_window_hashes, overlap_radius=settings.overlap_radius)
         hinted: dict[int, Neighbour | None] = {hint.item: hint for hint in hints}
         plain, mirrored = item.features, item.mirrored
+        wanted = settings.framed_feature_candidates if plain.regions > 1 else settings.feature_candidates
         met = self.keypoints.search(np.concatenate([plain.descriptors, mirrored.descriptors]),
                                     np.concatenate([plain.pixels(), mirrored.pixels()]), mirrored_from=len(plain),
-                                    min_votes=settings.min_votes,
-                                    limit=settings.framed_feature_candidates if plain.regions > 1 else settings.feature_candidates)
+                                    min_votes=settings.min_votes, limit=wanted)
         for found in met:
             hinted.setdefault(found.item, None)
         agreeing = {found.item: found.agreeing for found in met}
