@@ -84,7 +84,7 @@ class MatchSettings:
     framed_feature_candidates: int = 8
     """...and with a new picture of several photo regions (a screenshot, a collage): other screenshots
     of the same app share its ad's and avatars' keypoints, which agree perfectly and crowd out the
-    photo's original (augly_unseen: ranked 5th to 9th behind them for 8 screenshots)."""
+    photo's original (augly_unseen: ranked 5th to 7th behind them for 8 screenshots)."""
     min_votes: int = 3
     """New keypoints that must meet one of a stored picture's for it to be a candidate (the candidates
     are ranked by how well their matches agree on one scale and turn, so 3 is enough: augly_unseen's

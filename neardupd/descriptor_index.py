@@ -80,8 +80,9 @@ class Met(NamedTuple):
 class DescriptorIndex:
     """Descriptors of many pictures, searchable by shared keypoints.
 
-    Entries are appended to flat arrays; each table keeps a sorted copy of its keys and merges
-    the unsorted tail in when it grows past a fraction of the sorted part (amortised O(log n) search)."""
+    Entries are appended to flat arrays; one sorted array holds every table's keys, offset by table,
+    and the unsorted tail is merged in when it grows past a fraction of the sorted part (amortised
+    O(log n) search)."""
 
     def __init__(self) -> None:
         self._descriptors = np.zeros((0, 4), np.uint64)
@@ -215,16 +216,17 @@ class DescriptorIndex:
 
     def _merge(self) -> None:
         self._sorted_keys, self._sorted_rows = self._sorted_by_key(np.nonzero(~self._dead[:self._size])[0])
-        if self._bucket_starts is None:
-            self._bucket_starts = np.zeros((TABLES << KEY_BITS) + 1, np.uint32)
+        wide = len(self._sorted_keys) >= 2 ** 32  # past 7.4 M pictures
+        if self._bucket_starts is None or (wide and self._bucket_starts.dtype != np.uint64):
+            self._bucket_starts = np.zeros((TABLES << KEY_BITS) + 1, np.uint64 if wide else np.uint32)
         # table by table, into the one array: counting all 6 M buckets at once in int64 took twice as long
-        bounds = np.searchsorted(self._sorted_keys, np.arange(TABLES + 1, dtype=np.uint64) << KEY_BITS)
+        bounds = np.searchsorted(self._sorted_keys, np.arange(TABLES + 1, dtype=np.uint32) << KEY_BITS)
         for table in range(TABLES):
             first, last = int(bounds[table]), int(bounds[table + 1])
             counts = np.bincount(self._sorted_keys[first:last] - np.uint32(table << KEY_BITS), minlength=1 << KEY_BITS)
             starts = self._bucket_starts[(table << KEY_BITS) + 1:((table + 1) << KEY_BITS) + 1]
-            np.cumsum(counts, out=starts, dtype=np.uint32)
-            starts += np.uint32(first)
+            np.cumsum(counts, out=starts, dtype=starts.dtype)
+            starts += starts.dtype.type(first)
         self._merged = self._size
         self._tail = None
 

@@ -28,7 +28,7 @@ REPROJECTION = 4.0
 """RANSAC inlier distance, pixels of the SIDE-pixel views."""
 FIT_ITERATIONS = 1000
 """RANSAC draws at most (OpenCV's default: 2000). A fit of 20 inliers among 80 matches is drawn
-with 98 % certainty in 1000; most fits tried are strangers' 30-50 chance matches, which use them
+with 95 % certainty in 1000; most fits tried are strangers' 30-50 chance matches, which use them
 all: 40 % less time fitting; no pair changed on bench-dev or augly_unseen, 4 weak ones of the frames
 set's 15,255 (all under 0.65)."""
 PARTNER_DISTANCE = 8.0
@@ -63,13 +63,15 @@ FRAME_MAIN = 0.6
 """A region agreeing at least FRAME_AGREES and another this much less, and under FRAME_DISAGREES
 (FRAME_MAIN for the largest region): a shared frame. bench-dev: a mirrored copy's regions agree
 1.0, 0.9 and 0.6; augly_unseen: a copy under big text 1.0 and 0.53 (the text's region)."""
-MAX_PERSPECTIVE = 4.0
-"""A fit whose homogeneous weight varies more than this over A is no view of a photo but a fold: a
-caption's letters, alike upside down, fitted with its line as the horizon (the frames set: two
-photos under one meme caption fitted through the horizon 4 times, at 5.4 and 13.6 twice, all
-scoring 0.68-0.85). Copies' fits vary by at most 2.3 (augly_unseen's perspective views; bench-dev
-1.4), but for two blended ones (3.5, and 6.6 agreeing on 0.24); one of bench-dev's 885 folds,
-agreeing on 0.27."""
+MAX_DEPTH_RATIO = 4.0
+"""A fit under which one side of either picture is more than this many times farther from the camera
+than the other (its homogeneous weight varying that much over the picture) is no view of a flat
+photo; nor one that folds a picture through the horizon (weights of both signs). Such fits come
+from a caption's letters, alike upside down, fitted with their line as the horizon: the frames set's
+last 6 pairs of two photos under one meme caption (0.68-0.85) were 4 folds and ratios of 5.4 and
+13.6. Copies' fits, over the picture fitted from: at most 2.3 (augly_unseen's perspective views;
+bench-dev 1.4), but for two blended copies (3.5, and 6.6 agreeing on 0.24); one of bench-dev's 885
+copies folds, agreeing on 0.27."""
 CONTAINED = 0.65
 CONVINCING = 0.8
 """An alignment of B as it is agreeing this well is not tried mirrored too."""
@@ -237,7 +239,7 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inl
     source = points_a[nearest[good, 0]]
     target = points_seen[good]
     homography, mask = cv2.findHomography(source, target, cv2.USAC_MAGSAC, REPROJECTION, maxIters=FIT_ITERATIONS)
-    if homography is None or not _plausible(homography, a.size()):
+    if homography is None or not _plausible(homography, a.size(), seen.size()):
         return None
     inliers = int(mask.sum())
     if inliers < min_inliers:
@@ -277,14 +279,21 @@ def _second_motion(source: np.ndarray, target: np.ndarray, homography: np.ndarra
     return int(mask.sum()), float(np.median(apart))
 
 
-def _plausible(homography: np.ndarray, size_a: tuple[float, float]) -> bool:
-    """Not a collapse to a line or a blow-up: the affine part keeps a sensible area; and a view a
-    camera could take of a flat picture: all of A in front of it (the homogeneous weight positive
-    at every corner), its far side at most MAX_PERSPECTIVE times farther than its near side."""
+def _plausible(homography: np.ndarray, size_a: tuple[float, float], size_b: tuple[float, float]) -> bool:
+    """Not a collapse to a line or a blow-up (the affine part keeps a sensible area), and a view a
+    camera could take of a flat picture, checked over both pictures (the verdict must not depend on
+    which one came first): see MAX_DEPTH_RATIO."""
     h = homography / homography[2, 2] if abs(homography[2, 2]) > 1e-9 else homography
     det = h[0, 0] * h[1, 1] - h[0, 1] * h[1, 0]
-    weights = _corners(size_a) @ h[2, :2] + h[2, 2]
-    return 1 / 64 < abs(det) < 64 and weights.min() > 0 and weights.max() <= MAX_PERSPECTIVE * weights.min()
+    return 1 / 64 < abs(det) < 64 and _flat_view(homography, size_a) and _flat_view(np.linalg.inv(homography), size_b)
+
+
+def _flat_view(homography: np.ndarray, size: tuple[float, float]) -> bool:
+    """Whether the homogeneous weights at a picture's corners have one sign and vary at most
+    MAX_DEPTH_RATIO times (any scale of the homography)."""
+    weights = _corners(size) @ homography[2, :2] + homography[2, 2]
+    weights = weights * np.sign(weights[0])
+    return bool(weights.min() > 0 and weights.max() <= MAX_DEPTH_RATIO * weights.min())
 
 
 def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, target: Features,
