@@ -153,7 +153,11 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, part_differs: 
         return Scored(aligned, "modified" if kind == "near" and _moved(alignment) else kind,
                       found.transform_name, details)
     disagrees = alignment.agreement < settings.min_agreement
-    vetoed = (part_differs or framed) and disagrees
+    # a big overlay (text, a sticker) takes the new picture's keypoints, so few of the photo's find
+    # partners; on two pictures that are photo nearly all over, the thumbs, alike but for that part
+    # and alike where the keypoints aligned them, vouch (a frame's thumbs are alike for the frame)
+    overlaid = thumbs.score >= SETTLED and not _partly_frame(a, b) and _pictures_agree(a, b, alignment, settings)
+    vetoed = (part_differs or framed) and disagrees and not overlaid
     score = min(aligned, settings.unaligned_cap) if vetoed else thumbs.score
     kind, details = confirm.explain(a, b, thumbs)
     return Scored(score, kind, thumbs.transform_name, details)
