@@ -152,15 +152,19 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, part_differs: 
         details |= _geometry_details(alignment)
         return Scored(aligned, "modified" if kind == "near" and _moved(alignment) else kind,
                       found.transform_name, details)
-    disagrees = alignment.agreement < settings.min_agreement
-    # a big overlay (text, a sticker) takes the new picture's keypoints, so few of the photo's find
-    # partners; on two pictures that are photo nearly all over, the thumbs, alike but for that part
-    # and alike where the keypoints aligned them, vouch (a frame's thumbs are alike for the frame)
-    overlaid = thumbs.score >= SETTLED and not _partly_frame(a, b) and _pictures_agree(a, b, alignment, settings)
-    vetoed = (part_differs or framed) and disagrees and not overlaid
+    vetoed = (part_differs or framed) and alignment.agreement < settings.min_agreement \
+        and not _under_overlay(a, b, thumbs, alignment, settings)
     score = min(aligned, settings.unaligned_cap) if vetoed else thumbs.score
     kind, details = confirm.explain(a, b, thumbs)
     return Scored(score, kind, thumbs.transform_name, details)
+
+
+def _under_overlay(a: Picture, b: Picture, thumbs: confirm.Confirmation, alignment: geometry.Alignment,
+                   settings: MatchSettings) -> bool:
+    """A big overlay (text, a sticker) took the new picture's keypoints, so few of the photo's found
+    partners: on two pictures that are photo nearly all over, the thumbs, alike but for that part and
+    alike where the keypoints aligned them, vouch (a frame's thumbs are alike for the frame)."""
+    return thumbs.score >= SETTLED and not _partly_frame(a, b) and _pictures_agree(a, b, alignment, settings)
 
 
 def _pictures_agree(a: Picture, b: Picture, alignment: geometry.Alignment, settings: MatchSettings) -> bool:
@@ -209,20 +213,26 @@ def _framed(a: Picture, b: Picture) -> bool:
     return max(a.features.regions, b.features.regions) > 1
 
 
+def _photo_shares(a: Picture, b: Picture) -> tuple[float, float] | None:
+    """The smaller and the larger of the two pictures' shares of photo cells (None: either has no keypoints)."""
+    if a.features is None or b.features is None:
+        return None
+    shares = float(a.features.photo.mean()), float(b.features.photo.mean())
+    return min(shares), max(shares)
+
+
 def _partly_frame(a: Picture, b: Picture) -> bool:
     """Either picture is in good part not photo (a photo in a screenshot, on a background)."""
-    if a.features is None or b.features is None:
-        return False
-    return min(a.features.photo.mean(), b.features.photo.mean()) < PARTLY_FRAME
+    shares = _photo_shares(a, b)
+    return shares is not None and shares[0] < PARTLY_FRAME
 
 
 def _mostly_frame(a: Picture, b: Picture) -> bool:
     """Both pictures are mostly not photo (two phone screenshots around their photos, two cards):
     their thumbs are mostly frame, so thumbs alike prove little. Both, because one blurred or tiny
     copy also looks flat (bench-dev: 3 copies lost when either sufficed)."""
-    if a.features is None or b.features is None:
-        return False
-    return max(a.features.photo.mean(), b.features.photo.mean()) < MOSTLY_FRAME
+    shares = _photo_shares(a, b)
+    return shares is not None and shares[1] < MOSTLY_FRAME
 
 
 def _both_textured(a: Picture, b: Picture, settings: MatchSettings) -> bool:
