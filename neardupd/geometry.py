@@ -13,7 +13,7 @@ photo from at least one side; two photos in one frame disagree on both.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -73,6 +73,9 @@ last 6 pairs of two photos under one meme caption (0.68-0.85) were 4 folds and r
 bench-dev 1.4), but for two blended copies (3.5, and 6.6 agreeing on 0.24); one of bench-dev's 885
 copies folds, agreeing on 0.27."""
 CONTAINED = 0.65
+WITHIN_MARGIN = 0.1
+"""Two pictures covering each other's frames to within this share (most copies: both whole) are judged on A:
+a rounding of the fit must not turn the verdict (bench-dev: a copy under stripes, 0.73 on A's grid, 0.53 on B's)."""
 CONVINCING = 0.8
 """An alignment of B as it is agreeing this well is not tried mirrored too."""
 REGION_SHARE = 0.15
@@ -106,6 +109,8 @@ class Alignment:
     """Inliers of a second fit among the matches this one leaves out (see :data:`SECOND_MOTION`)."""
     second_apart: float = 0.0
     """How far (median, pixels) the second fit moves its inliers from where this one puts them."""
+    agreeing_b: np.ndarray = field(default_factory=lambda: np.zeros((GRID, GRID), bool))
+    """(GRID, GRID) bool: B's cells (B as it is) whose keypoints found partners in A."""
 
     @property
     def agreement(self) -> float:
@@ -142,6 +147,18 @@ class Alignment:
         picture covered is 0.27-0.62 for those; 0.74 and more for copies, but for a photo's corner
         blended onto a background photo)."""
         return max(_area(self.box_of_b_in_a()), _area(self.box_of_a_in_b())) >= CONTAINED
+
+    @property
+    def b_lies_in_a(self) -> bool:
+        """Whether A covers clearly more of B than B of A (by WITHIN_MARGIN): B is the picture to
+        judge the pair on (a photo in a screenshot covers a few of the screenshot's blocks, but all
+        of its own)."""
+        return _area(self.box_of_a_in_b()) > _area(self.box_of_b_in_a()) + WITHIN_MARGIN
+
+    def seen_from_b(self) -> Alignment:
+        """The same alignment with the pictures' roles swapped (A onto B)."""
+        return replace(self, homography=np.linalg.inv(self.homography), size_a=self.size_b, size_b=self.size_a,
+                       agreeing_a=self.agreeing_b, agreeing_b=self.agreeing_a)
 
     def box_of_a_in_b(self) -> list[float]:
         """Bounding box of A's frame mapped into B, as fractions of B (clipped)."""
@@ -257,11 +274,14 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inl
     from_a, agreeing_a = _agreement(a, points_a, homography, seen, points_seen, size_b)
     from_b, agreeing_b = _agreement(seen, points_seen, inverse, a, points_a, size_a)
     regions, other = (from_a, from_b) if min(from_a) >= min(from_b) else (from_b, from_a)
-    agreeing_a |= _cells_in(agreeing_b, seen.size(), inverse, size_a)
+    agreeing_a, agreeing_b = (agreeing_a | _cells_in(agreeing_b, seen.size(), inverse, size_a),
+                              agreeing_b | _cells_in(agreeing_a, size_a, homography, seen.size()))
+    agreeing_b = agreeing_b.reshape(GRID, GRID)
     if mirrored:  # B's pixels = the mirror image's, flipped back
         homography = np.float64([[-1, 0, size_b[0]], [0, 1, 0], [0, 0, 1]]) @ homography
+        agreeing_b = agreeing_b[:, ::-1]
     return Alignment(homography, mirrored, inliers, size_a, size_b, regions,
-                     inliers / len(good), residual, other, agreeing_a.reshape(GRID, GRID), *second)
+                     inliers / len(good), residual, other, agreeing_a.reshape(GRID, GRID), *second, agreeing_b)
 
 
 def _second_motion(source: np.ndarray, target: np.ndarray, homography: np.ndarray) -> tuple[int, float]:

@@ -175,7 +175,11 @@ def _pictures_agree(a: Picture, b: Picture, alignment: geometry.Alignment, setti
     aligned thumbs judge too: their trimmed mean must reach ``min_aligned``, and the blocks that
     disagree where both pictures are photo and no agreeing keypoint vouches for them (a different
     photo there, not an overlay on the same one) must not be a patch of their own (see DIFFERENT_PHOTO),
-    nor those far from every agreeing keypoint, photo or not, a big share (FAR_DIFFER)."""
+    nor those far from every agreeing keypoint, photo or not, a big share (FAR_DIFFER). Judged on
+    the picture that lies within the other, where the shared part fills the view: on a screenshot's
+    grid its photo covers a few blocks, their edges blurred into the chrome around."""
+    if alignment.b_lies_in_a:
+        a, b, alignment = b, a, alignment.seen_from_b()
     blocks = confirm.aligned_block_scores(a.thumb, b.thumb, alignment.in_thumbs(a.thumb.shape[0]))
     compared = ~np.isnan(blocks)
     if compared.sum() < 4 or a.features is None or b.features is None:
