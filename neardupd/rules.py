@@ -214,7 +214,13 @@ def _framed(a: Picture, b: Picture) -> bool:
         return False
     # Tried: also both pictures mostly flat graphics (under half photo cells). It stopped two
     # photos in one drawn phone frame, but cost bench-dev 10 copies of flat photos (0.950 -> 0.940).
-    return max(a.features.regions, b.features.regions) > 1
+    return max(a.features.regions, b.features.regions) > 1 and not (_frameless(a.features) or _frameless(b.features))
+
+
+def _frameless(found: Features) -> bool:
+    """A picture that is one photo all over has no frame to share: against it, the thumbs see the
+    other's photo too (a photo with a flat sky in patches, against its noisy copy)."""
+    return found.regions == 1 and float(found.photo.mean()) >= PARTLY_FRAME
 
 
 def _photo_shares(a: Picture, b: Picture) -> tuple[float, float] | None:
