@@ -27,6 +27,7 @@ from neardupd.store import open_store
 THRESHOLD = Config().match.threshold
 BOX = (0.30, 0.20, 0.75, 0.70)  # where the photo is pasted into the screenshot
 MEMES = Path(__file__).parent / "data" / "meme-strangers"
+PORTRAIT = Path(__file__).parent / "data" / "portrait-screenshot"
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +222,16 @@ def test_a_small_photo_in_a_screenshot_is_found_whichever_was_stored_first(analy
     for first, second in ((original, feed), (feed, original)):
         found = judge(first.picture, second.picture, Config(), None, second.mirrored)
         assert found is not None and found.score >= THRESHOLD, (first.path, found)
+        assert found.details["aligned_by"] == "keypoints"
+
+
+def test_a_portrait_in_a_feed_no_bigger_than_its_ad_is_found(analyse_file):
+    """Both the post's photo and the ad are enlarged for keypoints when neither is twice the other."""
+    original, feed = analyse_file(PORTRAIT / "castle.jpg"), analyse_file(PORTRAIT / "castle-feed.webp")
+    assert feed.features.regions > 1
+    for first, second in ((original, feed), (feed, original)):
+        found = judge(first.picture, second.picture, Config(), None, second.mirrored)
+        assert found is not None and found.score >= THRESHOLD, found
         assert found.details["aligned_by"] == "keypoints"
 
 
