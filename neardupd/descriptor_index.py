@@ -4,8 +4,8 @@ Each picture contributes the descriptors of its first :data:`INDEXED` keypoints 
 each scale, see :func:`neardupd.features._across_scales`). A search looks every descriptor of the
 new picture (as it is and mirrored) up in :data:`TABLES` hash tables, each keyed on 20 fixed bits
 of the 256 (locality-sensitive hashing for Hamming space), checks the full descriptor of every
-stored one met there, and counts per picture the new keypoints that found a partner within
-:data:`RADIUS` bits. That proposes a photo pasted anywhere, turned, seen in perspective or
+stored one met there, and each new keypoint votes for the pictures holding its nearest descriptor
+within :data:`RADIUS` bits (see :data:`NEAR_MARGIN`). That proposes a photo pasted anywhere, turned, seen in perspective or
 mirrored, which the fixed windows of the hash index cannot line up. The pictures met are ranked by
 how many of those partners agree on one scale and one turn (see :func:`consistent_matches`), not
 by their count: a tiny blocky JPEG or a screenshot's ad meets many pictures' keypoints, each

@@ -258,8 +258,7 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inl
     if fitted is None or fitted[1].sum() < min_inliers:
         return None
     homography, mask, source, target, good = fitted
-    inliers = int(mask.sum())
-    kept = mask.ravel() > 0
+    inliers, kept = int(mask.sum()), mask.ravel() > 0
     missed = np.linalg.norm(cv2.perspectiveTransform(source.reshape(-1, 1, 2), homography).reshape(-1, 2) - target,
                             axis=1)
     residual = float(np.median(missed[kept]))
@@ -273,8 +272,7 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inl
     from_b, agreeing_b = _agreement(seen, points_seen, inverse, a, points_a, size_a)
     regions, other = (from_a, from_b) if min(from_a) >= min(from_b) else (from_b, from_a)
     agreeing_a, agreeing_b = (agreeing_a | _cells_in(agreeing_b, seen.size(), inverse, size_a),
-                              agreeing_b | _cells_in(agreeing_a, size_a, homography, seen.size()))
-    agreeing_b = agreeing_b.reshape(GRID, GRID)
+                              (agreeing_b | _cells_in(agreeing_a, size_a, homography, seen.size())).reshape(GRID, GRID))
     if mirrored:  # B's pixels = the mirror image's, flipped back
         homography = np.float64([[-1, 0, size_b[0]], [0, 1, 0], [0, 0, 1]]) @ homography
         agreeing_b = agreeing_b[:, ::-1]
@@ -284,10 +282,8 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inl
 
 def _fit(a: Features, seen: Features, points_a: np.ndarray, points_seen: np.ndarray, *,
          swapped: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int] | None:
-    """(homography from the first picture's pixels to the second's, inlier mask, matched points of each,
-    matches) fitted to the matches of ``seen``'s keypoints among ``a``'s, or None if too few matched or
-    the fit is no view of a flat picture; ``swapped``: the pictures were given the other way round, and
-    the fit maps back."""
+    """(homography, inlier mask, matched points of each picture, matches) fitted to ``seen``'s keypoints matched
+    among ``a``'s, or None (too few matches, no flat view); ``swapped``: given the other way round, mapped back."""
     # the two nearest of A's descriptors for each of B's, kept if clearly nearer than the second
     # (Lowe's ratio test); batchDistance gives what BFMatcher.knnMatch does without its objects
     distances, nearest = cv2.batchDistance(seen.descriptors, a.descriptors, dtype=-1, normType=cv2.NORM_HAMMING, K=2)
