@@ -5,11 +5,11 @@ each scale, see :func:`neardupd.features._across_scales`). A search looks every 
 new picture (as it is and mirrored) up in :data:`TABLES` hash tables, each keyed on 20 fixed bits
 of the 256 (locality-sensitive hashing for Hamming space), checks the full descriptor of every
 stored one met there, and each new keypoint votes for the pictures holding its nearest descriptor
-within :data:`RADIUS` bits (see :data:`NEAR_MARGIN`). That proposes a photo pasted anywhere, turned, seen in perspective or
-mirrored, which the fixed windows of the hash index cannot line up. The pictures met are ranked by
-how many of those partners agree on one scale and one turn (see :func:`consistent_matches`), not
-by their count: a tiny blocky JPEG or a screenshot's ad meets many pictures' keypoints, each
-somewhere else.
+within :data:`RADIUS` bits (see :data:`NEAR_MARGIN`). That proposes a photo pasted anywhere, turned,
+seen in perspective or mirrored, which the fixed windows of the hash index cannot line up. The
+pictures met are ranked by how many of those partners agree on one scale and one turn (see
+:func:`consistent_matches`), not by their count: a tiny blocky JPEG or a screenshot's ad meets many
+pictures' keypoints, each somewhere else.
 
 A pair of descriptors 16 bits apart shares a table's 20 bits with probability 0.27, so one of
 six tables with 0.85; two strangers' descriptors (~100-128 bits apart) almost never pass the check.
@@ -230,15 +230,13 @@ class DescriptorIndex:
         self._tail = (np.insert(tail_keys, at, added_keys), np.insert(tail_rows, at, added_rows))
 
     def _merge(self) -> None:
-        if self._merged:  # the sorted tail inserted into the sorted rows: a full sort each time took 4x as long
-            tail_keys, tail_rows = self._sorted_tail()
-            live, live_tail = ~self._dead[self._sorted_rows], ~self._dead[tail_rows]
-            keys, rows = self._sorted_keys[live], self._sorted_rows[live]
-            at = np.searchsorted(keys, tail_keys[live_tail], side="right")  # after equal keys: their rows are later
-            self._sorted_keys = np.insert(keys, at, tail_keys[live_tail])
-            self._sorted_rows = np.insert(rows, at, tail_rows[live_tail])
-        else:
-            self._sorted_keys, self._sorted_rows = self._sorted_by_key(np.nonzero(~self._dead[:self._size])[0])
+        # the sorted tail inserted into the sorted rows (empty at first): a full sort each time took 4x as long
+        tail_keys, tail_rows = self._sorted_tail()
+        live, live_tail = ~self._dead[self._sorted_rows], ~self._dead[tail_rows]
+        keys, rows = self._sorted_keys[live], self._sorted_rows[live]
+        at = np.searchsorted(keys, tail_keys[live_tail], side="right")  # after equal keys: their rows are later
+        self._sorted_keys = np.insert(keys, at, tail_keys[live_tail])
+        self._sorted_rows = np.insert(rows, at, tail_rows[live_tail])
         wide = len(self._sorted_keys) >= 2 ** 32  # past 7.4 M pictures
         if self._bucket_starts is None or (wide and self._bucket_starts.dtype != np.uint64):
             self._bucket_starts = np.zeros((TABLES << KEY_BITS) + 1, np.uint64 if wide else np.uint32)

@@ -1,7 +1,7 @@
 """Geometric verification of a candidate pair with local features, pure: values in, values out.
 
-B's keypoints (as they are, and found on B's mirror image) are matched to A's with a ratio test,
-and a homography from A to B is fitted with OpenCV's USAC (MAGSAC++). That finds a copy wherever
+B's keypoints (as they are, and found on B's mirror image) are matched to A's and a homography from
+A to B is fitted (:mod:`neardupd.homography`). That finds a copy wherever
 and however the photo sits in the other picture: any place, scale and angle, perspective, skew,
 mirrored. The fit alone is not the verdict: a shared frame (UI chrome, a caption bar, a card
 border) fits perfectly too. The verdict is the *agreement*: of the keypoints in one picture's
@@ -19,18 +19,10 @@ import cv2
 import numpy as np
 
 from neardupd.features import GRID, Features, cell_index
+from neardupd.homography import MIN_MATCHES, REPROJECTION, corners, fit
 
-RATIO = 0.85
-MIN_MATCHES = 20
 MIN_INLIERS = 20
 """Inliers a fit needs by default (``match.min_inliers`` in the config; strangers: 0-15)."""
-REPROJECTION = 4.0
-"""RANSAC inlier distance, pixels of the SIDE-pixel views."""
-FIT_ITERATIONS = 1000
-"""RANSAC draws at most (OpenCV's default: 2000). A fit of 20 inliers among 80 matches is drawn
-with 95 % certainty in 1000; most fits tried are strangers' 30-50 chance matches, which use them
-all: 40 % less time fitting; no pair changed on bench-dev or augly_unseen, 4 weak ones of the frames
-set's 15,255 (all under 0.65)."""
 PARTNER_DISTANCE = 8.0
 """How near (pixels of the other view) a mapped keypoint must land on a keypoint to count as agreeing."""
 PARTNER_BITS = 50
@@ -67,15 +59,6 @@ FRAME_MAIN = 0.6
 """A region agreeing at least FRAME_AGREES and another this much less, and under FRAME_DISAGREES
 (FRAME_MAIN for the largest region): a shared frame. bench-dev: a mirrored copy's regions agree
 1.0, 0.9 and 0.6; augly_unseen: a copy under big text 1.0 and 0.53 (the text's region)."""
-MAX_DEPTH_RATIO = 4.0
-"""A fit under which one side of either picture is more than this many times farther from the camera
-than the other (its homogeneous weight varying that much over the picture) is no view of a flat
-photo; nor one that folds a picture through the horizon (weights of both signs). Such fits come
-from a caption's letters, alike upside down, fitted with their line as the horizon: the frames set's
-last 6 pairs of two photos under one meme caption (0.68-0.85) were 4 folds and ratios of 5.4 and
-13.6. Copies' fits, over the picture fitted from: at most 2.3 (augly_unseen's perspective views;
-bench-dev 1.4), but for two blended copies (3.5, and 6.6 agreeing on 0.24); one of bench-dev's 885
-copies folds, agreeing on 0.27."""
 CONTAINED = 0.65
 WITHIN_MARGIN = 0.1
 """Two pictures covering each other's frames to within this share (most copies: both whole) are judged on A:
@@ -166,10 +149,10 @@ class Alignment:
 
     def box_of_a_in_b(self) -> list[float]:
         """Bounding box of A's frame mapped into B, as fractions of B (clipped)."""
-        return _box(_corners(self.size_a), self.homography, self.size_b)
+        return _box(corners(self.size_a), self.homography, self.size_b)
 
     def box_of_b_in_a(self) -> list[float]:
-        return _box(_corners(self.size_b), np.linalg.inv(self.homography), self.size_a)
+        return _box(corners(self.size_b), np.linalg.inv(self.homography), self.size_a)
 
     def in_thumbs(self, side: int) -> np.ndarray:
         """The homography between the two pictures' ``side`` x ``side`` thumbs of their contents."""
@@ -203,7 +186,7 @@ class Alignment:
     def perspective(self) -> float:
         """How far from an affine map: the largest relative change of the homogeneous weight over A."""
         h = self.homography / self.homography[2, 2]
-        weights = _corners(self.size_a) @ h[2, :2] + 1.0
+        weights = corners(self.size_a) @ h[2, :2] + 1.0
         return float(weights.max() / max(weights.min(), 1e-6) - 1.0)
 
 
@@ -219,11 +202,6 @@ def _frame_shared(regions: tuple[float, ...]) -> bool:
 
 def _area(box: list[float]) -> float:
     return (box[2] - box[0]) * (box[3] - box[1])
-
-
-def _corners(size: tuple[float, float]) -> np.ndarray:
-    width, height = size
-    return np.float32([[0, 0], [width, 0], [width, height], [0, height]])
 
 
 def _box(corners: np.ndarray, homography: np.ndarray, size: tuple[float, float]) -> list[float]:
@@ -251,14 +229,14 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inl
     if len(a) < MIN_MATCHES or len(seen) < MIN_MATCHES:
         return None
     points_a, points_seen = a.pixels(), seen.pixels()
-    fitted = _fit(a, seen, points_a, points_seen)
-    if fitted is not None and REVERSE_FROM <= fitted[1].sum() < min_inliers:
+    fitted = fit(a, seen, points_a, points_seen)
+    if fitted is not None and REVERSE_FROM <= fitted.inliers < min_inliers:
         # the ratio test is one-sided: A's keypoints matched among B's may fit where B's among A's nearly did
-        fitted = _fit(seen, a, points_seen, points_a, swapped=True)
-    if fitted is None or fitted[1].sum() < min_inliers:
+        fitted = fit(seen, a, points_seen, points_a, swapped=True)
+    if fitted is None or fitted.inliers < min_inliers:
         return None
-    homography, mask, source, target, good = fitted
-    inliers, kept = int(mask.sum()), mask.ravel() > 0
+    homography, mask, source, target, good, inliers = fitted
+    kept = mask.ravel() > 0
     missed = np.linalg.norm(cv2.perspectiveTransform(source.reshape(-1, 1, 2), homography).reshape(-1, 2) - target,
                             axis=1)
     residual = float(np.median(missed[kept]))
@@ -280,26 +258,6 @@ def _align_one(a: Features, seen: Features, b: Features, mirrored: bool, min_inl
                      inliers / good, residual, other, agreeing_a.reshape(GRID, GRID), *second, agreeing_b)
 
 
-def _fit(a: Features, seen: Features, points_a: np.ndarray, points_seen: np.ndarray, *,
-         swapped: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int] | None:
-    """(homography, inlier mask, matched points of each picture, matches) fitted to ``seen``'s keypoints matched
-    among ``a``'s, or None (too few matches, no flat view); ``swapped``: given the other way round, mapped back."""
-    # the two nearest of A's descriptors for each of B's, kept if clearly nearer than the second
-    # (Lowe's ratio test); batchDistance gives what BFMatcher.knnMatch does without its objects
-    distances, nearest = cv2.batchDistance(seen.descriptors, a.descriptors, dtype=-1, normType=cv2.NORM_HAMMING, K=2)
-    good = np.nonzero(distances[:, 0] < RATIO * distances[:, 1])[0]
-    if len(good) < MIN_MATCHES:
-        return None
-    source, target = points_a[nearest[good, 0]], points_seen[good]
-    if swapped:
-        source, target = target, source
-    size_from, size_to = (seen.size(), a.size()) if swapped else (a.size(), seen.size())
-    homography, mask = cv2.findHomography(source, target, cv2.USAC_MAGSAC, REPROJECTION, maxIters=FIT_ITERATIONS)
-    if homography is None or not _plausible(homography, size_from, size_to):
-        return None
-    return homography, mask, source, target, len(good)
-
-
 def _second_motion(source: np.ndarray, target: np.ndarray, homography: np.ndarray) -> tuple[int, float]:
     """(inliers, pixels apart) of a second homography fitted to the matches the first leaves out
     (``source`` to ``target``): the near half of a scene that moved against its far half (parallax),
@@ -313,23 +271,6 @@ def _second_motion(source: np.ndarray, target: np.ndarray, homography: np.ndarra
     apart = np.linalg.norm(cv2.perspectiveTransform(fitted, found) - cv2.perspectiveTransform(fitted, homography),
                            axis=2)
     return int(mask.sum()), float(np.median(apart))
-
-
-def _plausible(homography: np.ndarray, size_a: tuple[float, float], size_b: tuple[float, float]) -> bool:
-    """Not a collapse to a line or a blow-up (the affine part keeps a sensible area), and a view a
-    camera could take of a flat picture, checked over both pictures (the verdict must not depend on
-    which one came first): see MAX_DEPTH_RATIO."""
-    h = homography / homography[2, 2] if abs(homography[2, 2]) > 1e-9 else homography
-    det = h[0, 0] * h[1, 1] - h[0, 1] * h[1, 0]
-    return 1 / 64 < abs(det) < 64 and _flat_view(homography, size_a) and _flat_view(np.linalg.inv(homography), size_b)
-
-
-def _flat_view(homography: np.ndarray, size: tuple[float, float]) -> bool:
-    """Whether the homogeneous weights at a picture's corners have one sign and vary at most
-    MAX_DEPTH_RATIO times (any scale of the homography)."""
-    weights = _corners(size) @ homography[2, :2] + homography[2, 2]
-    weights = weights * np.sign(weights[0])
-    return bool(weights.min() > 0 and weights.max() <= MAX_DEPTH_RATIO * weights.min())
 
 
 def _agreement(source: Features, points: np.ndarray, homography: np.ndarray, target: Features,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
-from neardupd import features, geometry
+from neardupd import features, geometry, homography
 from neardupd.analyse import Analyser
 from neardupd.bench.frames import FRAMES
 from neardupd.config import Config
@@ -167,7 +167,7 @@ def test_a_caption_fitted_as_no_camera_could_see_it_is_no_copy(analyse_file, pai
     with one side 5 times farther than the other: no alignment, not a copy, whichever came first."""
     first, second = (analyse_file(MEMES / f"{name}.jpg") for name in pair)
     alignment = geometry.align(first.picture.features, second.picture.features, second.mirrored)
-    assert alignment is None or alignment.perspective < geometry.MAX_DEPTH_RATIO - 1, alignment
+    assert alignment is None or alignment.perspective < homography.MAX_DEPTH_RATIO - 1, alignment
     found = compare(first, second, Config())
     assert found.score < THRESHOLD, found
 
