@@ -166,16 +166,16 @@ class DescriptorIndex:
     def _matches(self, probes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(probe, row) pairs of descriptors within RADIUS bits, met in a table, that vote (see NEAR_MARGIN)."""
         probe_keys = keys(probes)
-        probe_words = probes.view(np.uint64).reshape(len(probes), 4)
         crowded = max(CROWDED_FLOOR, int(CROWDED * self._size / 2 ** KEY_BITS))
         probe_ids, rows = self._lookup(_table_keys(probe_keys), crowded)
         probe_ids %= len(probes)
-        # gathered as whole 32-byte items, not as rows of 4 words: a third less time
-        met = self._descriptors.view(_DESCRIPTOR).reshape(-1)[rows].view(np.uint64).reshape(-1, 4)
-        met ^= probe_words[probe_ids]
-        distance = np.bitwise_count(met).sum(axis=1, dtype=np.int64)
+        # gathered as whole 32-byte items by np.take, not as rows of 4 words by indexing: 4x faster
+        met = np.take(self._descriptors.view(_DESCRIPTOR).reshape(-1), rows).view(np.uint64).reshape(-1, 4)
+        met ^= np.take(probes.view(_DESCRIPTOR).reshape(-1), probe_ids).view(np.uint64).reshape(-1, 4)
+        distance = _distances(met)
         keep = (distance <= RADIUS) & ~self._dead[rows]
-        return _nearest_matches(probe_ids[keep], rows[keep], self._owners[rows[keep]], distance[keep])
+        probe_ids, rows, distance = probe_ids[keep], rows[keep], distance[keep].astype(np.int64)
+        return _nearest_matches(probe_ids, rows, self._owners[rows], distance)
 
     def _ranked(self, probe_ids: np.ndarray, rows: np.ndarray, points: np.ndarray, mirrored: np.ndarray,
                 min_votes: int) -> list[Met]:
@@ -201,10 +201,13 @@ class DescriptorIndex:
             return found, rows
         tail_keys, tail_rows = self._sorted_tail()
         more, more_rows = _matching(tail_keys, tail_rows, probe_keys, crowded)
-        found, rows = np.concatenate([found, more]), np.concatenate([rows, more_rows])
-        tables = probe_keys[found] >> KEY_BITS
-        order = np.argsort(tables, kind="stable")
-        return found[order], rows[order]
+        # both lists run in probe order, each table's probes after the last's: interleaved table by table
+        table_starts = np.arange(TABLES + 1) * (len(probe_keys) // TABLES)
+        merged_at, tail_at = np.searchsorted(found, table_starts), np.searchsorted(more, table_starts)
+        spans = [(ids, met, at[table], at[table + 1]) for table in range(TABLES)
+                 for ids, met, at in ((found, rows, merged_at), (more, more_rows, tail_at))]
+        return (np.concatenate([ids[start:end] for ids, _, start, end in spans]),
+                np.concatenate([met[start:end] for _, met, start, end in spans]))
 
     def _sorted_tail(self) -> tuple[np.ndarray, np.ndarray]:
         """The rows added since the last merge, sorted by offset key once per addition (not per search)."""
@@ -276,6 +279,12 @@ def _nearest_matches(probe_ids: np.ndarray, rows: np.ndarray, owners: np.ndarray
     if len(probe_ids) == 0:
         return probe_ids, rows
     span = int(probe_ids.max()) + 1
+    # only matches within NEAR_MARGIN of their keypoint's nearest can vote: the rest left out before
+    # sorting (a tenth of them, in the same order: the same nearest and the same ranks)
+    nearest = np.full(span, RADIUS + 1, np.int64)
+    np.minimum.at(nearest, probe_ids, distance)
+    near = distance <= nearest[probe_ids] + NEAR_MARGIN
+    probe_ids, rows, owners, distance = probe_ids[near], rows[near], owners[near], distance[near]
     # sorted on one int64 key (a lexsort of the two took 40 % longer); distances are at most RADIUS < 64
     key = ((owners * span + probe_ids) << 6) | distance
     order = np.argsort(key, kind="stable")  # per keypoint and picture, the nearest first
@@ -289,6 +298,15 @@ def _nearest_matches(probe_ids: np.ndarray, rows: np.ndarray, owners: np.ndarray
     rank = np.arange(len(probe_of)) - start_of
     voting = (rank < SHARED_BY) & (distance <= distance[start_of] + NEAR_MARGIN)
     return probe_of[voting], rows[voting]
+
+
+def _distances(words: np.ndarray) -> np.ndarray:
+    """Bits set in each row of an (n, 4) uint64 array, as uint16: the four counts summed in pairs
+    (a row sum over an axis of 4 took 6x as long)."""
+    counts = np.bitwise_count(words)
+    low = counts[:, 0] + counts[:, 1]  # at most 128: no overflow in uint8
+    high = counts[:, 2] + counts[:, 3]
+    return low.astype(np.uint16) + high
 
 
 @functools.lru_cache(maxsize=256)
@@ -345,9 +363,11 @@ def _matching(sorted_keys: np.ndarray, sorted_rows: np.ndarray, probe_keys: np.n
         low[order] = np.searchsorted(sorted_keys, probe_keys[order], side="left")
         high[order] = np.searchsorted(sorted_keys, probe_keys[order], side="right")
     lengths = np.where(high - low > crowded, 0, high - low)
+    ends = np.cumsum(lengths)
     probe_ids = np.repeat(np.arange(len(probe_keys)), lengths)
-    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return probe_ids, sorted_rows[np.repeat(low, lengths) + offsets]
+    # the i-th row met is at low[probe] + (i - where the probe's rows begin among those met)
+    positions = np.arange(ends[-1] if len(ends) else 0) + np.repeat(low - (ends - lengths), lengths)
+    return probe_ids, np.take(sorted_rows, positions)
 
 
 def _grown(array: np.ndarray, size: int) -> np.ndarray:

@@ -6,7 +6,15 @@ import cv2
 import numpy as np
 import pytest
 
-from neardupd.descriptor_index import DescriptorIndex, consistent_matches
+from neardupd.descriptor_index import (
+    NEAR_MARGIN,
+    RADIUS,
+    SHARED_BY,
+    DescriptorIndex,
+    _distances,
+    _nearest_matches,
+    consistent_matches,
+)
 
 
 def _similar(points: np.ndarray, scale: float, degrees: float, shift: tuple[float, float]) -> np.ndarray:
@@ -89,3 +97,38 @@ def test_a_renamed_picture_is_found_under_its_new_key():
     assert [item for item, *_ in index.search(descriptors, points, min_votes=3)] == [12]
     index.remove(12)
     assert index.search(descriptors, points, min_votes=3) == []
+
+
+def test_distances_count_every_bit_of_the_256():
+    rng = np.random.default_rng(7)
+    words = rng.integers(0, 2 ** 63, (50, 4), dtype=np.uint64)
+    words[0] = np.iinfo(np.uint64).max  # 256 bits set: more than a byte can hold
+    expected = np.unpackbits(words.view(np.uint8), axis=1).sum(axis=1)
+    assert _distances(words).tolist() == expected.tolist()
+
+
+def _voting_by_loops(probe_ids, rows, owners, distance):
+    """What _nearest_matches keeps, spelled out: each keypoint's nearest row per picture (the first
+    listed on a tie), then its pictures nearest first, within NEAR_MARGIN of the best, SHARED_BY at most."""
+    nearest: dict[tuple[int, int], tuple[int, int]] = {}
+    for probe, row, owner, bits in zip(probe_ids.tolist(), rows.tolist(), owners.tolist(), distance.tolist(),
+                                       strict=True):
+        if (probe, owner) not in nearest or bits < nearest[probe, owner][0]:
+            nearest[probe, owner] = (bits, row)
+    kept = []
+    for probe in sorted({probe for probe, _ in nearest}):
+        mine = sorted((bits, owner, row) for (one, owner), (bits, row) in nearest.items() if one == probe)
+        kept += [(probe, row) for rank, (bits, _, row) in enumerate(mine)
+                 if rank < SHARED_BY and bits <= mine[0][0] + NEAR_MARGIN]
+    return sorted(kept)
+
+
+def test_each_keypoint_votes_for_its_nearest_pictures():
+    rng = np.random.default_rng(8)
+    for _ in range(20):
+        count = int(rng.integers(1, 400))
+        probe_ids, owners = rng.integers(0, 30, count), rng.integers(0, 12, count)
+        rows, distance = rng.permutation(count), rng.integers(0, RADIUS + 1, count)  # many ties
+        probes, kept_rows = _nearest_matches(probe_ids, rows, owners, distance)
+        assert sorted(zip(probes.tolist(), kept_rows.tolist(), strict=True)) == _voting_by_loops(
+            probe_ids, rows, owners, distance)
