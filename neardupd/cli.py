@@ -121,6 +121,8 @@ def compare_command(ctx: click.Context, paths: Sequence[str], as_json: bool) -> 
         neardupd compare original.jpg copy.jpg
     """
     config: Config = ctx.obj["config"]
+    if len(paths) < 2:
+        raise click.UsageError("compare needs two or more images")
     with Analyser(config) as analyser:
         items = [analyser.analyse(os.fsencode(os.path.abspath(path))) for path in paths]
     results = {(i, j): compare(items[i], items[j], config) for i in range(len(items)) for j in range(i + 1, len(items))}
@@ -129,8 +131,7 @@ def compare_command(ctx: click.Context, paths: Sequence[str], as_json: bool) -> 
             click.echo(json.dumps({"a": paths[i], "b": paths[j], "score": round(scored.score, 4), "kind": scored.kind,
                                    "transform": scored.transform, **scored.details}, ensure_ascii=False))
     elif len(items) == 2:
-        scored = results[(0, 1)]
-        click.echo(f"{scored.score:.3f}  {scored.kind}  {report.describe(scored.transform, scored.details)}")
+        click.echo(report.pair_line(paths[0], paths[1], results[(0, 1)], config.match.threshold))
     else:
         click.echo(report.matrix_text(paths, {k: v.score for k, v in results.items()}))
 
@@ -159,12 +160,13 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
         finally:
             indexer.close()
         rows = [(display_path(store.path_of(c.other)), c) for c in found if c.other is not None]
+    asked = display_path(os.fsencode(os.path.abspath(image)))  # as the index writes paths: absolute
     for path, cand in rows:
         if as_json:
-            click.echo(json.dumps({"a": path, "b": image, "score": round(cand.score, 4), "kind": cand.kind,
+            click.echo(json.dumps({"a": path, "b": asked, "score": round(cand.score, 4), "kind": cand.kind,
                                    "transform": cand.transform, **cand.details}, ensure_ascii=False))
         else:
-            click.echo(f"{cand.score:.3f}  {cand.kind:<8}  {path}  ({report.describe(cand.transform, cand.details)})")
+            click.echo(report.pair_line(path, "this image", cand, floor))
     if not rows and not as_json:
         click.echo("no copy of this image is indexed")
     ctx.exit(0 if rows else 1)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from neardupd.original import likely_original
 from neardupd.signature import ROTATIONS, THUMB, WINDOWS, Box, Picture, crop, dihedral, dihedral_stack, rotate_valid
 
 DIHEDRAL_NAMES = ("none", "mirror", "rot90", "rot90+mirror", "rot180", "rot180+mirror",
@@ -287,7 +288,11 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
         "contrast_ratio": round(b.contrast / max(a.contrast, 1e-6), 3),
         "colour_shift": [round(y - x, 1) for x, y in zip(a.mean_rgb, b.mean_rgb, strict=True)],
         "differing_region": region,
-        "likely_original": _likely_original(a, b, borders_a, borders_b),
+        "likely_original": likely_original(
+            pixels=(a.width * a.height, b.width * b.height), sizes=(a.size, b.size),
+            aspects=(content_aspect(a), content_aspect(b) if confirmation.transform % 4 < 2 else 1 / content_aspect(b)),
+            bordered=(borders_a is not None, borders_b is not None), rotation=confirmation.rotation,
+            part_of_other=(crop_b is not None, crop_a is not None)),
     }
     modified = (confirmation.transform != 0 or region is not None or abs(aspect - 1) > 0.05
                 or borders_a != borders_b or crop_a is not None or crop_b is not None or confirmation.rotation != 0)
@@ -365,17 +370,6 @@ def _borders(box: Box) -> list[float] | None:
 
 def _luma(rgb: tuple[float, float, float]) -> float:
     return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-
-
-def _likely_original(a: Picture, b: Picture, borders_a: list[float] | None,
-                     borders_b: list[float] | None) -> str:
-    """'a' or 'b': the one without added borders, else the one with more pixels, else more bytes."""
-    if (borders_a is None) != (borders_b is None):
-        return "a" if borders_a is None else "b"
-    pixels_a, pixels_b = a.width * a.height, b.width * b.height
-    if pixels_a != pixels_b:
-        return "a" if pixels_a > pixels_b else "b"
-    return "a" if a.size >= b.size else "b"
 
 
 def trimmed_mean(blocks: np.ndarray, *, keep: float = 0.75, min_blocks: int = 4) -> float:

@@ -11,7 +11,9 @@ from pathlib import Path
 import click
 
 from neardupd import scanner
+from neardupd.explanation import original_side, phrase
 from neardupd.indexer import Indexer, ScanSummary
+from neardupd.pairs import Scored
 from neardupd.store import PairRow, display_path
 
 
@@ -73,9 +75,12 @@ def groups_text(rows: Sequence[PairRow]) -> str:
 
 
 def _group_text(number: int, members: list[PairRow]) -> str:
+    """A group headed by its likely original (the file its pairs most often name so, then the most
+    connected), each other file with what was done to the original to make it."""
     degree = Counter(path for row in members for path in (row.a, row.b))
-    anchor = max(sorted(degree), key=lambda path: degree[path])
-    lines = [f"group {number}: {len(degree)} files", f"  {'':15}{display_path(anchor)}"]
+    named = Counter(row.a if original_side(json.loads(row.details)) == "a" else row.b for row in members)
+    anchor = max(sorted(degree), key=lambda path: (named[path], degree[path]))
+    lines = [f"group {number}: {len(degree)} files", f"  {'likely original':<15}{display_path(anchor)}"]
     for path in sorted(degree):
         if path == anchor:
             continue
@@ -83,43 +88,27 @@ def _group_text(number: int, members: list[PairRow]) -> str:
         direct = [r for r in links if anchor in (r.a, r.b)]
         row = max(direct or links, key=lambda r: r.score)
         other = row.b if row.a == path else row.a
-        via = "" if other == anchor else f" via {display_path(other)}"
+        via = "" if other == anchor else f"; a copy of {display_path(other)}"
         lines.append(f"  {row.score:.3f} {row.kind:<8} {display_path(path)}  "
-                     f"({describe(row.transform, json.loads(row.details))}{via})")
+                     f"({describe(row.transform, json.loads(row.details), 'a' if row.a == other else 'b')}{via})")
     return "\n".join(lines)
 
 
-def describe(transform: str, details: Mapping) -> str:
-    """A short human phrase for what changed from a to b."""
-    parts = [] if transform == "none" else [transform]
-    if abs(details.get("rotation", 0)) >= 1:
-        parts.append(f"turned {details['rotation']:+.0f} degrees")
-    if details.get("perspective"):
-        parts.append("seen in perspective")
-    if details.get("crop"):
-        parts.append("b is the part " + _box(details["crop"]) + " of a")
-    if details.get("contained_in"):
-        parts.append("a lies inside b at " + _box(details["contained_in"]))
-    if details.get("borders_b") and not details.get("borders_a"):
-        parts.append("borders added")
-    if details.get("borders_a") and not details.get("borders_b"):
-        parts.append("borders removed")
-    aspect = details.get("aspect_change", 1)
-    if abs(aspect - 1) > 0.05:
-        parts.append(f"stretched x{aspect:.2f}")
-    scale = details.get("scale", 1)
-    if abs(scale - 1) > 0.05:
-        parts.append(f"scaled x{scale:.2f}")
-    if abs(details.get("brightness", 0)) >= 8:
-        parts.append(f"brightness {details['brightness']:+.0f}")
-    if details.get("differing_region"):
-        parts.append("region differs at " + _box(details["differing_region"]))
-    return "; ".join(parts) or "no visible change"
+def pair_line(a: str, b: str, scored: Scored, threshold: float) -> str:
+    """One pair in a line: the score, then "not a copy" under ``threshold``, else the kind and
+    which picture was made from which, and how."""
+    if scored.score < threshold and scored.kind != "similar":
+        return f"{scored.score:.3f}  not a copy"
+    if scored.kind == "similar":
+        return f"{scored.score:.3f}  similar   another shot of the same scene, not a copy"
+    original, copy = (a, b) if original_side(scored.details) == "a" else (b, a)
+    return f"{scored.score:.3f}  {scored.kind:<8}  {copy} from {original}: {describe(scored.transform, scored.details)}"
 
 
-def _box(box: Sequence[float]) -> str:
-    """left,top,right,bottom fractions as the JSON has them, to two places."""
-    return ",".join(f"{v:.2f}" for v in box)
+def describe(transform: str, details: Mapping, original: str | None = None) -> str:
+    """What was done to the original (``original``: "a" or "b"; default the likely original) to
+    make the other picture, in words (see :mod:`neardupd.explanation`)."""
+    return phrase({**details, "transform": transform}, original)
 
 
 def matrix_text(paths: Sequence[str], scores: Mapping[tuple[int, int], float]) -> str:

@@ -309,6 +309,7 @@ def _geometry_details(alignment: geometry.Alignment) -> dict:
                      "perspective": alignment.perspective > PERSPECTIVE}
     if (inside[2] - inside[0]) * (inside[3] - inside[1]) < 0.9:
         details["contained_in"] = inside
+        details["likely_original"] = "a"  # whole inside a screenshot or on a background: that one is the copy
     return details
 
 

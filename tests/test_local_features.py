@@ -4,6 +4,7 @@ a shared frame or another shot of one scene never taken for a copy (real photos,
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -86,14 +87,18 @@ def test_photo_inside_a_screenshot_is_found_with_its_box(analyse, photo, other):
     assert found.details["aligned_by"] == "keypoints"
     assert found.details["contained_in"] == pytest.approx(list(BOX), abs=0.03)
     box = ",".join(f"{v:.2f}" for v in found.details["contained_in"])
-    assert f"a lies inside b at {box}" in describe(found.transform, found.details)
+    assert found.details["likely_original"] == "a"
+    assert f"pasted into a larger picture, at {box} of it" in describe(found.transform, found.details)
 
 
 def test_a_35_degree_turn_is_found_with_its_angle(analyse, photo):
     found = compare(analyse(photo, "orig"), analyse(_turned(photo, 35), "turned"), Config())
     assert found.score >= THRESHOLD
     assert abs(abs(found.details["rotation"]) - 35) <= 2, found.details
-    assert f"turned {found.details['rotation']:+.0f} degrees" in describe(found.transform, found.details)
+    text = describe(found.transform, found.details)  # cv2 turns positive angles counter-clockwise
+    assert found.details["likely_original"] == "a", found.details  # the copy's canvas grew for the corners
+    assert re.search(r"turned 3[3-7]° counter-clockwise", text) and "brightness" not in text, text
+    assert "size" not in text and "stretched" not in text, text
 
 
 def _turned_and_cut(photo: Image.Image, degrees: float) -> Image.Image:
@@ -126,7 +131,8 @@ def test_a_mirrored_crop_is_found_mirrored(analyse, photo):
     assert "mirror" in found.transform
     assert found.details["crop"] == pytest.approx([100 / 800, 60 / 600, 700 / 800, 540 / 600], abs=0.04)
     text = describe(found.transform, found.details)
-    assert text.startswith(found.transform) and "b is the part " in text
+    assert found.details["likely_original"] == "a"
+    assert text.startswith("mirrored") and "cropped to the part " in text and "stretched" not in text, text
 
 
 def test_a_perspective_view_is_found_and_said_so(analyse, photo):

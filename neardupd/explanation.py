@@ -1,0 +1,205 @@
+"""What was done to an original to make its copy, in words: the text of a pair's ``details``.
+
+The details of a pair (see README.md, "What changed") are measured from ``a`` to ``b``, whichever was
+stored first. A person reads a copy against its original, so the words are written from the
+original's side (``likely_original``, or the side a caller names): a 1,600-pixel original and its
+800-pixel turned copy read "turned 90° counter-clockwise; half the size" whichever came first.
+
+The canvas figures are corrected for what explains them: a crop, a photo pasted into a larger
+picture, added borders and the corners a turn adds all change the picture's size, aspect and mean
+brightness without scaling, stretching or brightening the photo. So a plain crop is not "stretched
+x0.81", a 12° turn is not "brightness -13", a padded copy is not "brightness -34".
+
+>>> phrase({"transform": "rot270", "scale": 0.5, "likely_original": "a"})
+'turned 90° counter-clockwise; half the size'
+>>> phrase({"transform": "rot270", "scale": 0.5, "likely_original": "b"})
+'turned 90° clockwise; twice the size'
+>>> phrase({"crop": [0.1, 0.15, 0.8, 0.9], "scale": 0.72, "aspect_change": 0.933, "brightness": -9})
+'cropped to the part 0.10,0.15,0.80,0.90 of the original'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+QUARTER_TURNS = {"none": 0, "rot90": 1, "rot180": 2, "rot270": 3}
+"""Counter-clockwise quarter turns by which ``b`` is turned to look like ``a`` (``transform``)."""
+SCALE_FROM = 0.05
+STRETCH_FROM = 0.08
+"""A stretch under 8 % is not told: a crop box found on the thumbs is a few pixels off (a crop of
+70 x 75 % read 66 x 75 %, an apparent stretch of 6 %)."""
+BRIGHTNESS_FROM = 8.0
+CONTRAST_FROM = 0.05
+COLOUR_FROM = 8.0
+"""Grey levels (0..255) of a mean change, a relative change of the grey-level spread, and grey levels
+of one channel's change beyond the brightness change, below which nothing is said."""
+CHANNELS = ("red", "green", "blue")
+
+
+def original_side(details: Mapping) -> str:
+    """``"a"`` or ``"b"``: the side the details name as the likely original (``a`` if unsaid)."""
+    return "b" if details.get("likely_original") == "b" else "a"
+
+
+def phrase(details: Mapping, original: str | None = None) -> str:
+    """What was done to the original (``original``: ``"a"`` or ``"b"``, default the likely original)
+    to make the other picture, as a phrase; "no change measured" if nothing."""
+    edit = _from_original(details, original or original_side(details))
+    parts = [*_turns(edit), *_framing(edit), *_size(edit), *_tones(edit), *_region(edit)]
+    return "; ".join(parts) or "no change measured"
+
+
+def _from_original(details: Mapping, original: str) -> dict:
+    """The details as measured from the original to the copy (they are from ``a`` to ``b``)."""
+    transform = str(details.get("transform", "none"))
+    turned, mirrored = transform.removesuffix("+mirror"), transform.endswith("+mirror") or transform == "mirror"
+    quarters = QUARTER_TURNS.get("none" if turned == "mirror" else turned, 0)
+    edit = {"mirrored": mirrored, "rotation": float(details.get("rotation", 0) or 0),
+            "perspective": bool(details.get("perspective")), "region": details.get("differing_region"),
+            "region_of": "original" if original == "a" else "copy"}
+    if original == "a":
+        # b turned by `quarters` gives a: the copy is the original turned back (a mirror is its own inverse)
+        edit["quarters"] = quarters if mirrored else -quarters % 4
+        edit |= {"scale": float(details.get("scale", 1) or 1), "aspect": float(details.get("aspect_change", 1) or 1),
+                 "crop": details.get("crop"), "extended": details.get("crop_of_b"),
+                 "pasted": details.get("contained_in"), "borders_original": details.get("borders_a"),
+                 "borders_copy": details.get("borders_b"), "brightness": float(details.get("brightness", 0) or 0),
+                 "contrast": float(details.get("contrast_ratio", 1) or 1),
+                 "colour": [float(v) for v in details.get("colour_shift") or (0, 0, 0)]}
+        return edit
+    edit["quarters"] = quarters
+    edit["rotation"] = -edit["rotation"]
+    edit |= {"scale": 1 / max(float(details.get("scale", 1) or 1), 1e-6),
+             "aspect": 1 / max(float(details.get("aspect_change", 1) or 1), 1e-6),
+             "crop": details.get("crop_of_b"), "extended": details.get("crop"), "pasted": None,
+             "cut_from": details.get("contained_in"), "borders_original": details.get("borders_b"),
+             "borders_copy": details.get("borders_a"), "brightness": -float(details.get("brightness", 0) or 0),
+             "contrast": 1 / max(float(details.get("contrast_ratio", 1) or 1), 1e-6),
+             "colour": [-float(v) for v in details.get("colour_shift") or (0, 0, 0)]}
+    return edit
+
+
+def _turns(edit: Mapping) -> list[str]:
+    parts = []
+    quarters = edit["quarters"]
+    if quarters == 2:
+        parts.append("turned upside down")
+    elif quarters:
+        parts.append("turned 90° " + ("counter-clockwise" if quarters == 1 else "clockwise"))
+    if edit["mirrored"]:
+        parts.append("mirrored")
+    if abs(edit["rotation"]) >= 1:
+        parts.append(f"turned {abs(edit['rotation']):.0f}° " + ("counter-clockwise" if edit["rotation"] > 0
+                                                                 else "clockwise"))
+    if edit["perspective"]:
+        parts.append("seen in perspective")
+    return parts
+
+
+def _framing(edit: Mapping) -> list[str]:
+    parts = []
+    if edit["crop"]:
+        parts.append(f"cropped to the part {_box(edit['crop'])} of the original")
+    if edit["extended"]:
+        parts.append(f"shows more around it (the original is its part {_box(edit['extended'])})")
+    if edit["pasted"]:
+        parts.append(f"pasted into a larger picture, at {_box(edit['pasted'])} of it")
+    if edit.get("cut_from"):
+        parts.append(f"cut out of a larger picture (it was at {_box(edit['cut_from'])} of the original)")
+    if edit["borders_copy"] and not edit["borders_original"]:
+        parts.append("borders added " + _sides(edit["borders_copy"]))
+    if edit["borders_original"] and not edit["borders_copy"]:
+        parts.append("borders removed")
+    return parts
+
+
+def _size(edit: Mapping) -> list[str]:
+    """The photo's own scale and stretch: the canvas figures with the framing taken out."""
+    scale, aspect = edit["scale"], edit["aspect"]
+    for box, inside in ((edit["crop"], False), (edit["extended"], True), (edit["pasted"], True),
+                        (edit.get("cut_from"), False)):
+        if box:
+            width, height = max(box[2] - box[0], 1e-3), max(box[3] - box[1], 1e-3)
+            scale = scale * math.sqrt(width * height) if inside else scale / math.sqrt(width * height)
+            aspect = aspect * width / height if inside else aspect * height / width
+    scale *= math.sqrt(_area(edit["borders_copy"]) / _area(edit["borders_original"]))
+    if abs(edit["rotation"]) >= 1:
+        scale, aspect = _without_turned_canvas(scale, aspect, edit["rotation"])
+    parts = []
+    if abs(aspect - 1) > STRETCH_FROM:
+        parts.append(f"stretched {'wider' if aspect > 1 else 'taller'} (aspect x{aspect:.2f})")
+    if abs(scale - 1) > SCALE_FROM:
+        parts.append(_scale_words(scale))
+    return parts
+
+
+def _without_turned_canvas(scale: float, aspect: float, degrees: float) -> tuple[float, float]:
+    """Scale and aspect of a turned copy without the canvas a turn grows to hold the corners, when
+    its aspect says it grew. A picture of aspect r turned by t in a grown canvas has aspect
+    (r cos t + sin t) / (r sin t + cos t): solved for r, the canvas grew by the square root of
+    (r cos t + sin t)(r sin t + cos t) / r. A turn within the same canvas keeps the aspect: kept."""
+    cos, sin = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
+    if abs(math.log(aspect)) < 0.03 or sin < 1e-3:
+        return scale, aspect
+    # aspect * r * (r sin + cos) = r cos + sin  ->  aspect sin r^2 + (aspect - 1) cos r - sin = 0
+    a, b, c = aspect * sin, (aspect - 1) * cos, -sin
+    ratio = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
+    if not 0.2 < ratio < 5:
+        return scale, aspect
+    grown = math.sqrt((ratio * cos + sin) * (ratio * sin + cos) / ratio)
+    return scale / grown, 1.0
+
+
+def _tones(edit: Mapping) -> list[str]:
+    """Brightness, contrast and colour: only where both pictures show the same extent (the means
+    are of whole pictures: borders, a turn's corners, a crop or an overlay move them)."""
+    if (edit["crop"] or edit["extended"] or edit["pasted"] or edit.get("cut_from") or edit["region"]
+            or abs(edit["rotation"]) >= 1 or bool(edit["borders_copy"]) != bool(edit["borders_original"])):
+        return []
+    parts = []
+    brightness = edit["brightness"]
+    if abs(brightness) >= BRIGHTNESS_FROM:
+        parts.append(f"{'brighter' if brightness > 0 else 'darker'} by {abs(brightness):.0f} grey levels")
+    if abs(edit["contrast"] - 1) >= CONTRAST_FROM:
+        parts.append(f"{'more' if edit['contrast'] > 1 else 'less'} contrast ({(edit['contrast'] - 1) * 100:+.0f} %)")
+    shifts = [value - brightness for value in edit["colour"]]
+    strongest = max(range(3), key=lambda channel: abs(shifts[channel]))
+    if abs(shifts[strongest]) >= COLOUR_FROM:
+        parts.append(f"colours shifted ({'more' if shifts[strongest] > 0 else 'less'} {CHANNELS[strongest]})")
+    return parts
+
+
+def _region(edit: Mapping) -> list[str]:
+    if not edit["region"]:
+        return []
+    return [f"a region differs (at {_box(edit['region'])} of the {edit['region_of']})"]
+
+
+def _scale_words(scale: float) -> str:
+    for value, words in ((0.5, "half the size"), (2.0, "twice the size")):
+        if abs(scale / value - 1) <= SCALE_FROM:
+            return words
+    return f"{'shrunk' if scale < 1 else 'enlarged'} to {scale * 100:.0f} %"
+
+
+def _sides(borders: Sequence[float]) -> str:
+    names = [name for name, value in zip(("left", "top", "right", "bottom"), borders, strict=True) if value > 0.01]
+    if sorted(names) == ["left", "right"]:
+        return "(left and right)"
+    if sorted(names) == ["bottom", "top"]:
+        return "(top and bottom)"
+    return "(" + ", ".join(names) + ")" if len(names) < 4 else "(all round)"
+
+
+def _area(borders: Sequence[float] | None) -> float:
+    """The share of a picture inside its uniform borders."""
+    if not borders:
+        return 1.0
+    left, top, right, bottom = borders
+    return max((1 - left - right) * (1 - top - bottom), 1e-3)
+
+
+def _box(box: Sequence[float]) -> str:
+    """left,top,right,bottom fractions as the JSON has them, to two places."""
+    return ",".join(f"{v:.2f}" for v in box)

@@ -1,0 +1,103 @@
+"""Explanations in words, from the original's side, agreeing with the JSON details on real edits
+of a shared photo (crops, turns, pads, quarter turns with shrinking), whichever file came first."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from PIL import Image, ImageOps
+
+from neardupd.analyse import Analyser
+from neardupd.config import Config
+from neardupd.explanation import phrase
+from neardupd.rules import compare
+
+
+def _crop(photo: Image.Image) -> Image.Image:
+    width, height = photo.size
+    return photo.crop((int(width * 0.1), int(height * 0.15), int(width * 0.8), int(height * 0.9)))
+
+
+EDITS = {  # name: (the edit, what the words must say, what they must not)
+    "crop": (_crop, r"^cropped to the part 0\.1\d,0\.1\d,0\.[78]\d,0\.9\d of the original$",
+             "stretched|size|brighter|darker"),
+    "turn-grown": (lambda p: p.rotate(12, expand=True), r"^turned 1[1-3]° counter-clockwise$", "size|stretched|darker"),
+    "turn-same": (lambda p: p.rotate(-12), r"^turned 1[1-3]° clockwise$", "size|stretched|darker"),
+    "pad": (lambda p: ImageOps.pad(p, (int(p.width * 1.3), p.height), color=(0, 0, 0)),
+            r"^borders added \(left and right\)$", "size|darker"),
+    "quarter-half": (lambda p: p.transpose(Image.Transpose.ROTATE_90).resize((p.height // 2, p.width // 2)),
+                     r"^turned 90° counter-clockwise; half the size$", "mirrored"),
+    "mirror": (lambda p: p.transpose(Image.Transpose.FLIP_LEFT_RIGHT), r"^mirrored$", "turned"),
+    "darker": (lambda p: p.point(lambda v: max(v - 30, 0)), r"darker by (2\d|3\d) grey levels", "size|cropped"),
+}
+
+
+SAME_SIZE = {"mirror", "turn-same", "darker"}
+
+
+@pytest.fixture(scope="module")
+def signed(data, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("edits")
+    original = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
+    with Analyser(Config()) as analyser:
+        def sign(image: Image.Image, name: str):
+            path = folder / f"{name}.jpg"
+            image.save(path, quality=92)
+            return analyser.analyse(bytes(path))
+        yield sign(original, "original"), {name: sign(edit(original), name) for name, (edit, *_) in EDITS.items()}
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_the_words_say_what_was_done_to_the_original_in_either_order(signed, name):
+    original, copies = signed
+    _, says, never = EDITS[name]
+    forward = compare(original, copies[name], Config())
+    backward = compare(copies[name], original, Config())
+    for found, side in ((forward, "a"), (backward, "b")):
+        words = phrase({**found.details, "transform": found.transform}, side)
+        assert re.search(says, words) and not re.search(never, words), (words, found.details)
+
+
+@pytest.mark.parametrize("name", sorted(name for name in EDITS if name not in SAME_SIZE))
+def test_the_likely_original_is_the_original_where_the_pixels_tell(signed, name):
+    """A crop, a turn's grown canvas, added borders, fewer pixels: the copy shows it. (A mirror image,
+    a turn within the canvas or a darker copy has its original's size: that is for file facts.)"""
+    original, copies = signed
+    assert compare(original, copies[name], Config()).details["likely_original"] == "a"
+    assert compare(copies[name], original, Config()).details["likely_original"] == "b"
+
+
+def test_the_words_follow_the_original_named(signed):
+    """Read from the copy's side, a crop is the original shown around it, a shrink an enlargement."""
+    original, copies = signed
+    found = compare(original, copies["quarter-half"], Config())
+    assert phrase({**found.details, "transform": found.transform}, "b") == "turned 90° clockwise; twice the size"
+    found = compare(original, copies["crop"], Config())
+    assert phrase(found.details, "b").startswith("shows more around it (the original is its part 0.1")
+
+
+def test_dupes_heads_a_group_with_the_likely_original(tmp_path, data, cli):
+    """A 1,600-pixel original stored after its 800-pixel turned copy still heads the group."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
+    turned = photo.transpose(Image.Transpose.ROTATE_270)
+    turned.resize((photo.height // 2, photo.width // 2)).save(folder / "a-copy.jpg")
+    photo.save(folder / "z-orig.jpg", quality=95)
+    db = tmp_path / "index.sqlite"
+    cli("scan", "--db", str(db), str(folder))
+    lines = cli("dupes", "--db", str(db)).stdout.splitlines()
+    assert lines[1].split()[-1].endswith("z-orig.jpg") and "likely original" in lines[1], lines
+    assert lines[2].rstrip().endswith("(turned 90° clockwise; half the size)") and "a-copy.jpg" in lines[2], lines
+    pair = json.loads(cli("dupes", "--db", str(db), "--json").stdout.splitlines()[0])
+    original = pair["a"] if pair["likely_original"] == "a" else pair["b"]
+    assert original.endswith("z-orig.jpg")
+
+
+def test_compare_says_not_a_copy_and_needs_two_images(data, cli):
+    stranger = cli("compare", str(data / "edits/aaa-orig.jpg"), str(data / "camera/jolla.jpg")).stdout
+    assert stranger.split()[1:] == ["not", "a", "copy"], stranger
+    one = cli("compare", str(data / "edits/aaa-orig.jpg"), check=False)
+    assert one.returncode == 64 and "two or more images" in one.stderr
