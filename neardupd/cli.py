@@ -16,6 +16,7 @@ from neardupd import health, report
 from neardupd.analyse import Analyser
 from neardupd.bench.commands import bench_group
 from neardupd.config import DATABASE_ENV, Config, default_database, load_config
+from neardupd.decide import decide_group
 from neardupd.errors import ConfigError, NeardupError, StoreDamagedError
 from neardupd.indexer import Indexer
 from neardupd.rules import compare
@@ -173,6 +174,7 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
 
 
 main.add_command(bench_group)
+main.add_command(decide_group)
 
 
 @main.command(name="run")
@@ -224,16 +226,17 @@ def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
     ctx.exit(0 if state["daemon"]["running"] else 3)
 
 
-@main.command()
+@main.command(name="errors")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
 @click.pass_context
-def failed(ctx: click.Context, db: str | None, as_json: bool) -> None:
-    """List the files that could not be indexed, and why (retried when they change).
+def errors_command(ctx: click.Context, db: str | None, as_json: bool) -> None:
+    """List the files that could not be indexed: class and message (retried when they change).
 
     \b
     Example:
-        neardupd failed
+        neardupd errors
+        neardupd errors --json | jq -r .path
     """
     config = _config(ctx, db)
     with open_store(config.database, readonly=True) as store:
@@ -245,6 +248,9 @@ def failed(ctx: click.Context, db: str | None, as_json: bool) -> None:
             click.echo(f"{kind:<13} {display_path(path)}: {message}")
     if not rows and not as_json:
         click.echo("every file found could be indexed")
+
+
+main.add_command(errors_command, name="failed")  # its first name: scripts may use it
 
 
 @main.command(name="check")

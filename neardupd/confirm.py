@@ -288,6 +288,8 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
         "contrast_ratio": round(b.contrast / max(a.contrast, 1e-6), 3),
         "colour_shift": [round(y - x, 1) for x, y in zip(a.mean_rgb, b.mean_rgb, strict=True)],
         "differing_region": region,
+        "size_a": [a.width, a.height],
+        "size_b": [b.width, b.height],
         "likely_original": likely_original(
             pixels=(a.width * a.height, b.width * b.height), sizes=(a.size, b.size),
             aspects=(content_aspect(a), content_aspect(b) if confirmation.transform % 4 < 2 else 1 / content_aspect(b)),

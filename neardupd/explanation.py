@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from neardupd.original import GROWN_TOLERANCE, grown_aspect
+
 QUARTER_TURNS = {"none": 0, "rot90": 1, "rot180": 2, "rot270": 3}
 """Counter-clockwise quarter turns by which ``b`` is turned to look like ``a`` (``transform``)."""
 SCALE_FROM = 0.05
@@ -58,6 +60,8 @@ def _from_original(details: Mapping, original: str) -> dict:
     edit = {"mirrored": mirrored, "rotation": float(details.get("rotation", 0) or 0),
             "perspective": bool(details.get("perspective")), "region": details.get("differing_region"),
             "region_of": "original" if original == "a" else "copy"}
+    sizes = (details.get("size_a"), details.get("size_b"))
+    edit["sizes"] = (sizes if original == "a" else sizes[::-1]) if all(sizes) else None
     if original == "a":
         # b turned by `quarters` gives a: the copy is the original turned back (a mirror is its own inverse)
         edit["quarters"] = quarters if mirrored else -quarters % 4
@@ -99,6 +103,8 @@ def _turns(edit: Mapping) -> list[str]:
 
 def _framing(edit: Mapping) -> list[str]:
     parts = []
+    if edit["pasted"] or edit.get("cut_from"):  # the keypoints' box says it exactly: the thumbs' crop is the same
+        edit = {**edit, "crop": None, "extended": None}
     if edit["crop"]:
         parts.append(f"cropped to the part {_box(edit['crop'])} of the original")
     if edit["extended"]:
@@ -117,15 +123,20 @@ def _framing(edit: Mapping) -> list[str]:
 def _size(edit: Mapping) -> list[str]:
     """The photo's own scale and stretch: the canvas figures with the framing taken out."""
     scale, aspect = edit["scale"], edit["aspect"]
-    for box, inside in ((edit["crop"], False), (edit["extended"], True), (edit["pasted"], True),
-                        (edit.get("cut_from"), False)):
+    boxes = ((edit["pasted"], True), (edit.get("cut_from"), False)) if edit["pasted"] or edit.get("cut_from") \
+        else ((edit["crop"], False), (edit["extended"], True))
+    for box, inside in boxes:
         if box:
             width, height = max(box[2] - box[0], 1e-3), max(box[3] - box[1], 1e-3)
             scale = scale * math.sqrt(width * height) if inside else scale / math.sqrt(width * height)
             aspect = aspect * width / height if inside else aspect * height / width
     scale *= math.sqrt(_area(edit["borders_copy"]) / _area(edit["borders_original"]))
-    if abs(edit["rotation"]) >= 1:
-        scale, aspect = _without_turned_canvas(scale, aspect, edit["rotation"])
+    if abs(edit["rotation"]) >= 1 and (edit["pasted"] or edit.get("cut_from")):
+        # the box is the turned photo's upright bounding box: larger than the photo, and of another shape
+        shape = edit["sizes"][0][0] / max(edit["sizes"][0][1], 1) if edit["sizes"] else 1.0
+        scale, aspect = scale / _grown_canvas(shape, edit["rotation"]), 1.0
+    elif abs(edit["rotation"]) >= 1:
+        scale, aspect = _without_turned_canvas(scale, aspect, edit["rotation"], edit["sizes"])
     parts = []
     if abs(aspect - 1) > STRETCH_FROM:
         parts.append(f"stretched {'wider' if aspect > 1 else 'taller'} (aspect x{aspect:.2f})")
@@ -134,21 +145,42 @@ def _size(edit: Mapping) -> list[str]:
     return parts
 
 
-def _without_turned_canvas(scale: float, aspect: float, degrees: float) -> tuple[float, float]:
+def _without_turned_canvas(scale: float, aspect: float, degrees: float,
+                           sizes: tuple[Sequence[int], Sequence[int]] | None = None) -> tuple[float, float]:
     """Scale and aspect of a turned copy without the canvas a turn grows to hold the corners, when
     its aspect says it grew. A picture of aspect r turned by t in a grown canvas has aspect
     (r cos t + sin t) / (r sin t + cos t): solved for r, the canvas grew by the square root of
     (r cos t + sin t)(r sin t + cos t) / r. A turn within the same canvas keeps the aspect: kept."""
-    cos, sin = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
-    if abs(math.log(aspect)) < 0.03 or sin < 1e-3:
+    if abs(math.log(aspect)) < 0.03 or abs(math.sin(math.radians(degrees))) < 1e-3:
         return scale, aspect
+    if sizes is not None:  # which canvas grew is known: the one whose aspect a turn of the other gives
+        original, copy = (width / max(height, 1) for width, height in sizes)
+        if abs(math.log(copy / grown_aspect(original, degrees))) < GROWN_TOLERANCE:
+            return scale / _grown_canvas(original, degrees), 1.0
+        if abs(math.log(original / grown_aspect(copy, degrees))) < GROWN_TOLERANCE:
+            return scale * _grown_canvas(copy, degrees), 1.0
+        return scale, aspect
+    grown = _grown_by(aspect, degrees)
+    if grown is not None:
+        return scale / grown, 1.0
+    grown = _grown_by(1 / aspect, degrees)  # the original is the turned one (a copy made from a copy)
+    return (scale * grown, 1.0) if grown is not None else (scale, aspect)
+
+
+def _grown_canvas(aspect: float, degrees: float) -> float:
+    """How much (linear) the canvas of a picture of ``aspect`` grows when it is turned by ``degrees``."""
+    cos, sin = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
+    return math.sqrt((aspect * cos + sin) * (aspect * sin + cos) / aspect)
+
+
+def _grown_by(aspect: float, degrees: float) -> float | None:
+    """How much a turned picture's canvas grew (linear), if ``aspect`` is that of a grown canvas."""
+    cos, sin = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
     # aspect * r * (r sin + cos) = r cos + sin  ->  aspect sin r^2 + (aspect - 1) cos r - sin = 0
     a, b, c = aspect * sin, (aspect - 1) * cos, -sin
     ratio = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
-    if not 0.2 < ratio < 5:
-        return scale, aspect
     grown = math.sqrt((ratio * cos + sin) * (ratio * sin + cos) / ratio)
-    return scale / grown, 1.0
+    return grown if 0.2 < ratio < 5 and grown > 1.001 else None
 
 
 def _tones(edit: Mapping) -> list[str]:

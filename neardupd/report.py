@@ -80,7 +80,7 @@ def _group_text(number: int, members: list[PairRow]) -> str:
     degree = Counter(path for row in members for path in (row.a, row.b))
     named = Counter(row.a if original_side(json.loads(row.details)) == "a" else row.b for row in members)
     anchor = max(sorted(degree), key=lambda path: (named[path], degree[path]))
-    lines = [f"group {number}: {len(degree)} files", f"  {'likely original':<15}{display_path(anchor)}"]
+    lines = [f"group {number}: {len(degree)} files", f"  likely original {display_path(anchor)}"]
     for path in sorted(degree):
         if path == anchor:
             continue
@@ -88,9 +88,9 @@ def _group_text(number: int, members: list[PairRow]) -> str:
         direct = [r for r in links if anchor in (r.a, r.b)]
         row = max(direct or links, key=lambda r: r.score)
         other = row.b if row.a == path else row.a
-        via = "" if other == anchor else f"; a copy of {display_path(other)}"
+        via = "" if other == anchor else f"from {display_path(other)}: "
         lines.append(f"  {row.score:.3f} {row.kind:<8} {display_path(path)}  "
-                     f"({describe(row.transform, json.loads(row.details), 'a' if row.a == other else 'b')}{via})")
+                     f"({via}{describe(row.transform, json.loads(row.details), 'a' if row.a == other else 'b')})")
     return "\n".join(lines)
 
 

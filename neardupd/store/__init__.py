@@ -3,13 +3,16 @@
 * :mod:`~neardupd.store.sqlite`: opening, migrations, transactions, errors translated into
   :class:`~neardupd.errors.StoreError` with what to check, and the index's tables (files,
   signatures, hashes, matches, errors);
+* :mod:`~neardupd.store.decisions`: a person's decisions (keep, discard, not a duplicate), keyed on
+  content digests;
 * :mod:`~neardupd.store.work`: what keeps the daemon's promises: durable pending work, quarantine,
   held (missing) rows and the roots' health.
 """
 
+from neardupd.store.decisions import Decision
 from neardupd.store.rows import FileRow, PairRow, PendingRow, RootRow, UnderRow, display_path, iso_time
 from neardupd.store.sqlite import load_migrations, migrations_dir
 from neardupd.store.work import Store, open_store
 
-__all__ = ["FileRow", "PairRow", "PendingRow", "RootRow", "Store", "UnderRow", "display_path", "iso_time",
+__all__ = ["Decision", "FileRow", "PairRow", "PendingRow", "RootRow", "Store", "UnderRow", "display_path", "iso_time",
            "load_migrations", "migrations_dir", "open_store"]

@@ -278,6 +278,9 @@ class SqliteIndex:
                "FROM matches m JOIN files fa ON fa.id = m.a JOIN files fb ON fb.id = m.b WHERE m.score >= ? "
                "AND fa.missing_since IS NULL AND fb.missing_since IS NULL")
         params: list[object] = [min_score]
+        if self.version >= 5:  # a pair said not to be a duplicate is not reported (read-only: older indexes too)
+            sql += (" AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.decision = 'not_duplicate' AND "
+                    "d.digest = min(fa.file_digest, fb.file_digest) AND d.other = max(fa.file_digest, fb.file_digest))")
         if kinds:
             sql += f" AND m.kind IN ({','.join('?' * len(kinds))})"
             params.extend(kinds)

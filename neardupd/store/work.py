@@ -9,15 +9,16 @@ import os
 from collections.abc import Iterable
 
 from neardupd.errors import StoreError
+from neardupd.store.decisions import Decided
 from neardupd.store.rows import PendingRow, RootRow, UnderRow, display_path, iso_time
-from neardupd.store.sqlite import SqliteIndex, connect, load_migrations
+from neardupd.store.sqlite import connect, load_migrations
 
 _PATH_TABLES = ("errors", "quarantine", "pending")
 _OLDEST_READABLE = 2
 """Read-only commands work on indexes from this schema version on (``files.missing_since``)."""
 
 
-class Store(SqliteIndex):
+class Store(Decided):
     """The index with the daemon's tables. Use :func:`open_store`."""
 
     # --- pending work ------------------------------------------------------------------------
