@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from neardupd.original import likely_original
+from neardupd.original import filled_corners, likely_original
 from neardupd.signature import ROTATIONS, THUMB, WINDOWS, Box, Picture, crop, dihedral, dihedral_stack, rotate_valid
 
 DIHEDRAL_NAMES = ("none", "mirror", "rot90", "rot90+mirror", "rot180", "rot180+mirror",
@@ -294,7 +294,8 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
             pixels=(a.width * a.height, b.width * b.height), sizes=(a.size, b.size),
             aspects=(content_aspect(a), content_aspect(b) if confirmation.transform % 4 < 2 else 1 / content_aspect(b)),
             bordered=(borders_a is not None, borders_b is not None), rotation=confirmation.rotation,
-            part_of_other=(crop_b is not None, crop_a is not None)),
+            part_of_other=(crop_b is not None, crop_a is not None),
+            filled=(filled_corners(a.thumb), filled_corners(b.thumb))),
     }
     modified = (confirmation.transform != 0 or region is not None or abs(aspect - 1) > 0.05
                 or borders_a != borders_b or crop_a is not None or crop_b is not None or confirmation.rotation != 0)

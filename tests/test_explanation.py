@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
@@ -101,3 +102,17 @@ def test_compare_says_not_a_copy_and_needs_two_images(data, cli):
     assert stranger.split()[1:] == ["not", "a", "copy"], stranger
     one = cli("compare", str(data / "edits/aaa-orig.jpg"), check=False)
     assert one.returncode == 64 and "two or more images" in one.stderr
+
+
+def test_a_pasted_photo_has_a_seam_round_it_and_a_crop_has_none(data):
+    """Told apart on the bigger picture's thumb: a crop's photo continues across the box's edges."""
+    from neardupd.original import pasted_seam
+    from neardupd.signature import make_thumb
+
+    grey = np.asarray(Image.open(data / "camera/iphone_hdr_NO.jpg").convert("L").resize((640, 480)))
+    box = (0.25, 0.25, 0.75, 0.70)
+    assert not pasted_seam(make_thumb(grey), box)  # the box is a crop of this photo
+    screen = np.full_like(grey, 236)  # a feed's flat background, the photo pasted into it
+    top, bottom, left, right = (round(box[1] * 480), round(box[3] * 480), round(box[0] * 640), round(box[2] * 640))
+    screen[top:bottom, left:right] = np.asarray(Image.fromarray(grey).resize((right - left, bottom - top)))
+    assert pasted_seam(make_thumb(screen), box)
