@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from neardupd.errors import ConfigError
+from neardupd.keep import RULES
 
 DATABASE_ENV = "NEARDUPD_DB"
 
@@ -138,12 +139,22 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class KeepSettings:
+    order: tuple[str, ...] = RULES
+    """The keep-best rules, best first: the first that tells a group's files apart chooses the one kept
+    (see neardupd/keep.py and README.md, "Review and clean-up")."""
+    protected: tuple[str, ...] = ()
+    """Folders whose files are kept before any other (and never moved)."""
+
+
+@dataclass(frozen=True)
 class Config:
     database: Path = field(default_factory=default_database)
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     match: MatchSettings = field(default_factory=MatchSettings)
     files: FileSettings = field(default_factory=FileSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    keep: KeepSettings = field(default_factory=KeepSettings)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -202,6 +213,9 @@ def check(config: Config, path: str | os.PathLike[str] | None = None) -> Config:
               ("decode.max_pixels", config.decode.max_pixels < 1),
               ("match.radius", not 0 <= config.match.radius <= 64))
     problems = [name for name, bad in checks if bad]
+    unknown = [rule for rule in config.keep.order if rule not in RULES]
+    if unknown:
+        raise ConfigError(path, f"keep.order: unknown rule(s) {', '.join(unknown)}; known: {', '.join(RULES)}")
     if problems:
         raise ConfigError(path, f"out of range: {', '.join(problems)} (see README.md, Configuration)")
     return config

@@ -59,6 +59,16 @@ class Decided(SqliteIndex):
                 "SELECT path_bytes FROM files WHERE file_digest = ? ORDER BY path_bytes", (digest,))]
         return found
 
+    def file_facts(self, paths: Sequence[bytes]) -> dict[bytes, tuple[int, int, int, str, int, bytes]]:
+        """(size, width, height, format, mtime_ns, file_digest) of each indexed path."""
+        facts = {}
+        for path in paths:
+            row = self._one("SELECT size, width, height, format, mtime_ns, file_digest FROM files "
+                            "WHERE path_bytes = ?", (path,))
+            if row is not None:
+                facts[path] = (row[0], row[1], row[2], row[3], row[4], row[5])
+        return facts
+
     def _upsert(self, decision: str, digest: bytes, other: bytes) -> None:
         self._run("INSERT INTO decisions (decision, digest, other, decided_at) VALUES (?, ?, ?, ?) "
                   "ON CONFLICT (digest, other) DO UPDATE SET decision = excluded.decision, "

@@ -1,0 +1,91 @@
+"""Which file of a group of copies to keep: rules in a configured order (``[keep] order``), the first
+that tells the files apart decides, and says so.
+
+Pure: facts about the files in, a choice and the deciding rule out. The rules (best first):
+
+* ``decided``: a file a person marked keep, never one marked discard (``neardupd decide``);
+* ``protected``: files under ``[keep] protected`` folders;
+* ``likely_original``: the file its pairs name the original where the pixels show it (borders added,
+  a crop, a photo pasted into a screenshot, a turn's grown canvas, fewer pixels), then the one the
+  others were made from: linked to the most files, most alike to them all (copies departing from
+  one original in different ways are less alike to each other than to it);
+* ``lossless``: RAW or lossless (PNG, TIFF, ...) over lossy (JPEG, WebP, HEIC);
+* ``pixels``: more pixels;
+* ``less_compressed``: more bytes per pixel in the same format;
+* ``metadata``: more EXIF tags;
+* ``earlier_capture``: the earlier capture date (EXIF, else the file's modification time);
+* ``plain_name``: names like ``copy``, ``(1)``, ``edited``, ``-2`` last.
+
+Measured (``benchmarks/keeper.py``): see README.md, "Review and clean-up".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+RULES = ("decided", "protected", "likely_original", "lossless", "pixels", "less_compressed", "metadata",
+         "earlier_capture", "plain_name")
+LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "PPM", "GIF", "DNG", "CR2", "NEF", "ARW", "RAF", "ORF", "RW2"})
+COPY_NAME = re.compile(rb"(copy|kopie|edited|bearbeitet|\(\d+\)|[-_ ]\d{1,2}$|~\d+$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A file of a group, with what the rules read."""
+
+    path: bytes
+    size: int
+    width: int
+    height: int
+    format: str
+    mtime_ns: int
+    decision: str | None = None
+    protected: bool = False
+    evidence: int = 0
+    """Pairs naming it the original by what their pixels show, minus pairs naming it the copy."""
+    links: int = 0
+    alikeness: float = 0.0
+    """The sum of its pairs' scores within the group."""
+    metadata: int = 0
+    captured: float | None = None
+    """Unix time of capture (EXIF), if known."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    keeper: Member
+    rule: str
+    """The rule that told the keeper from the others ("path order" if none did)."""
+
+
+def _value(rule: str) -> Callable[[Member], tuple]:
+    """Higher is better."""
+    values: Mapping[str, Callable[[Member], tuple]] = {
+        "decided": lambda m: ({"keep": 1, "discard": -1}.get(m.decision or "", 0),),
+        "protected": lambda m: (m.protected,),
+        "likely_original": lambda m: (m.evidence, m.links, round(m.alikeness, 6)),
+        "lossless": lambda m: (m.format.upper() in LOSSLESS,),
+        "pixels": lambda m: (m.width * m.height,),
+        "less_compressed": lambda m: (m.format.upper(), m.size / max(m.width * m.height, 1)),
+        "metadata": lambda m: (m.metadata,),
+        "earlier_capture": lambda m: (-(m.captured if m.captured is not None else m.mtime_ns / 1e9),),
+        "plain_name": lambda m: (not COPY_NAME.search(os.path.splitext(os.path.basename(m.path))[0]),),
+    }
+    return values[rule]
+
+
+def keeper(members: Sequence[Member], order: Sequence[str] = RULES) -> Choice:
+    """The file to keep, and the first rule in ``order`` that set it apart from every other."""
+    left = sorted(members, key=lambda m: m.path)
+    for rule in order:
+        if rule == "less_compressed" and len({m.format.upper() for m in left}) > 1:
+            continue  # bytes per pixel only compare within one format
+        value = _value(rule)
+        best = max(value(m) for m in left)
+        left = [m for m in left if value(m) == best]
+        if len(left) == 1:
+            return Choice(left[0], rule)
+    return Choice(left[0], "path order")

@@ -1,0 +1,138 @@
+"""What a clean-up would do: each group of copies, the file to keep (and the rule that chose it),
+the files that would go to the quarantine. Nothing is moved here (see ``neardupd act``).
+
+Groups are the connected pairs of ``dupes``; each file's facts come from the index (size, pixels,
+format) and, for the metadata and capture-date rules, from its EXIF header, read from regular
+files only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PIL import Image
+
+from neardupd.config import Config
+from neardupd.explanation import original_side
+from neardupd.files import open_regular
+from neardupd.keep import Choice, Member, keeper
+from neardupd.store import PairRow, Store
+
+log = logging.getLogger(__name__)
+
+DATE_TAKEN = 0x9003  # EXIF DateTimeOriginal
+EXIF_IFD = 0x8769
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    choice: Choice
+    moved: tuple[Member, ...]
+    pairs: tuple[PairRow, ...]
+
+    @property
+    def freed(self) -> int:
+        return sum(member.size for member in self.moved)
+
+
+def groups_of(rows: Sequence[PairRow]) -> list[list[PairRow]]:
+    """Pairs joined into groups (connected components), in the order of their first pair."""
+    parent: dict[bytes, bytes] = {}
+
+    def find(x: bytes) -> bytes:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for row in rows:
+        parent[find(row.a)] = find(row.b)
+    groups: dict[bytes, list[PairRow]] = {}
+    for row in rows:
+        groups.setdefault(find(row.a), []).append(row)
+    return list(groups.values())
+
+
+def plan(store: Store, rows: Sequence[PairRow], config: Config) -> list[GroupPlan]:
+    """A plan per group, the groups that free the most space first."""
+    decided = {d.digest: d.decision for d in store.decisions() if not d.other}
+    plans = [_group_plan(store, group, config, decided) for group in groups_of(rows)]
+    return sorted(plans, key=lambda p: (-p.freed, p.choice.keeper.path))
+
+
+def _group_plan(store: Store, pairs: list[PairRow], config: Config, decided: dict[bytes, str]) -> GroupPlan:
+    paths = sorted({path for row in pairs for path in (row.a, row.b)})
+    facts = store.file_facts(paths)
+    evidence, links, alike = _originality(pairs)
+    protected = [os.fsencode(os.path.abspath(os.path.expanduser(root))) for root in config.keep.protected]
+    members = []
+    for path in paths:
+        size, width, height, fmt, mtime_ns, digest = facts[path]
+        tags, captured = exif_facts(path)
+        members.append(Member(path, size, width, height, fmt, mtime_ns, decided.get(digest),
+                              any(_under(path, root) for root in protected), evidence[path], links[path],
+                              alike[path], tags, captured))
+    choice = keeper(members, config.keep.order)
+    moved = tuple(m for m in members if m.path != choice.keeper.path and m.decision != "keep" and not m.protected)
+    return GroupPlan(choice, moved, tuple(pairs))
+
+
+def _originality(pairs: Sequence[PairRow]) -> tuple[Counter, Counter, Counter]:
+    """Per file: the pairs naming it the original where the pixels show it, minus those naming it the
+    copy; how many pairs it has; the sum of their scores."""
+    evidence: Counter = Counter()
+    links: Counter = Counter()
+    alike: Counter = Counter()
+    for row in pairs:
+        details = json.loads(row.details)
+        links[row.a] += 1
+        links[row.b] += 1
+        alike[row.a] += row.score
+        alike[row.b] += row.score
+        if _shown(details):
+            original, copy = (row.a, row.b) if original_side(details) == "a" else (row.b, row.a)
+            evidence[original] += 1
+            evidence[copy] -= 1
+    return evidence, links, alike
+
+
+def _shown(details: dict) -> bool:
+    """Whether the pixels show which is the copy (not only which file is larger in bytes)."""
+    sizes = details.get("size_a"), details.get("size_b")
+    pixels = [size[0] * size[1] for size in sizes] if all(sizes) else [0, 0]
+    return bool((details.get("borders_a") is None) != (details.get("borders_b") is None)
+                or details.get("contained_in") or details.get("crop") or details.get("crop_of_b")
+                or abs(details.get("rotation", 0) or 0) >= 1
+                or abs(pixels[0] - pixels[1]) > 0.02 * max(pixels))
+
+
+def exif_facts(path: bytes) -> tuple[int, float | None]:
+    """(number of EXIF tags, capture time) from the file's header; (0, None) if it has none or
+    cannot be read (a regular file only: never a FIFO or a device)."""
+    try:
+        with open_regular(path) as handle, Image.open(handle) as image:
+            exif = image.getexif()
+            taken = exif.get_ifd(EXIF_IFD).get(DATE_TAKEN) if exif else None
+            count = len(exif) + len(exif.get_ifd(EXIF_IFD)) if exif else 0
+    except (OSError, ValueError, SyntaxError) as err:
+        log.debug("%s: no EXIF read (%s)", os.fsdecode(path), err)
+        return 0, None
+    return count, _exif_time(taken)
+
+
+def _exif_time(value: object) -> float | None:
+    try:
+        moment = datetime.datetime.strptime(str(value).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=datetime.UTC).timestamp()  # local time of the camera: compared as is
+
+
+def _under(path: bytes, root: bytes) -> bool:
+    return path == root or path.startswith(root.rstrip(b"/") + b"/")

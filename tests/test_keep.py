@@ -1,0 +1,84 @@
+"""Keep-best rules: the first rule in the configured order that tells a group's files apart chooses
+the one kept, and is named; `act --plan` shows it on a real library and moves nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from neardupd.keep import Member, keeper
+
+
+def _member(name: str, **facts) -> Member:
+    base = {"size": 100_000, "width": 800, "height": 600, "format": "JPEG", "mtime_ns": 0}
+    return Member(name.encode(), **{**base, **facts})
+
+
+def test_each_rule_decides_when_the_ones_before_it_tie():
+    plain, other = _member("a.jpg"), _member("b.jpg")
+    cases = [
+        ({"decision": "keep"}, "decided"),
+        ({"protected": True}, "protected"),
+        ({"evidence": 2}, "likely_original"),
+        ({"links": 3}, "likely_original"),
+        ({"format": "PNG"}, "lossless"),
+        ({"width": 1600, "height": 1200}, "pixels"),
+        ({"size": 200_000}, "less_compressed"),
+        ({"metadata": 40}, "metadata"),
+        ({"captured": -100.0}, "earlier_capture"),
+    ]
+    for facts, rule in cases:
+        better = _member("z.jpg", **facts)  # last in path order: only the rule can choose it
+        choice = keeper([plain, better, other])
+        assert (choice.keeper.path, choice.rule) == (b"z.jpg", rule), (facts, choice)
+
+
+def test_a_copy_like_name_is_kept_last_and_the_order_is_configurable():
+    named = [_member("IMG_1234 (1).jpg"), _member("IMG_1234.jpg"), _member("IMG_1234 copy.jpg")]
+    assert keeper(named).keeper.path == b"IMG_1234.jpg" and keeper(named).rule == "plain_name"
+    big_copy = _member("copy.jpg", width=1600, height=1200, decision="discard")
+    assert keeper([big_copy, _member("orig.jpg")]).keeper.path == b"orig.jpg"  # a person's word first
+    assert keeper([big_copy, _member("orig.jpg")], ["pixels", "decided"]).keeper.path == b"copy.jpg"
+
+
+def test_bytes_per_pixel_only_compare_within_one_format():
+    png, jpeg = _member("a.png", format="PNG", size=900_000), _member("b.jpg", size=100_000)
+    assert keeper([png, jpeg], ["less_compressed"]).rule == "path order"
+
+
+@pytest.fixture()
+def library(tmp_path, data, cli):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
+    photo.save(folder / "orig.jpg", quality=95)
+    width, height = photo.size
+    photo.crop((int(width * 0.1), int(height * 0.15), int(width * 0.8), int(height * 0.9))).save(folder / "crop.jpg")
+    photo.resize((width // 2, height // 2)).save(folder / "half.jpg")
+    shutil.copy(folder / "orig.jpg", folder / "orig (1).jpg")
+    db = tmp_path / "index.sqlite"
+    cli("scan", "--db", str(db), str(folder))
+    return folder, db
+
+
+def test_act_plan_keeps_the_original_and_moves_nothing(library, cli, tmp_path):
+    folder, db = library
+    before = sorted((path.name, path.stat().st_mtime_ns) for path in folder.iterdir())
+    plans = [json.loads(line) for line in cli("act", "--plan", "--json", "--db", str(db)).stdout.splitlines()]
+    assert len(plans) == 1 and plans[0]["keep"].endswith("/orig.jpg"), plans
+    assert sorted(path.rsplit("/", 1)[-1] for path in plans[0]["move"]) == ["crop.jpg", "half.jpg", "orig (1).jpg"]
+    assert plans[0]["bytes_freed"] == sum((folder / name).stat().st_size
+                                          for name in ("crop.jpg", "half.jpg", "orig (1).jpg"))
+    text = cli("act", "--plan", "--db", str(db)).stdout
+    assert "keep " in text and "(chosen by " in text and "nothing was moved" in text
+    assert sorted((path.name, path.stat().st_mtime_ns) for path in folder.iterdir()) == before
+    config = tmp_path / "keep.toml"  # a protected folder's file is kept first, and never moved
+    config.write_text(f'[keep]\nprotected = ["{folder / "half.jpg"}"]\n')
+    protected = json.loads(cli("--config", str(config), "act", "--plan", "--json", "--db", str(db)).stdout)
+    assert protected["keep"].endswith("/half.jpg") and protected["rule"] == "protected"
+    config.write_text('[keep]\norder = ["pixels", "sharpest"]\n')
+    refused = cli("--config", str(config), "act", "--plan", "--db", str(db), check=False)
+    assert refused.returncode == 78 and "sharpest" in refused.stderr
