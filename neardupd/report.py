@@ -14,6 +14,7 @@ from neardupd import scanner
 from neardupd.explanation import original_side, phrase
 from neardupd.indexer import Indexer, ScanSummary
 from neardupd.pairs import Scored
+from neardupd.plan import groups_of
 from neardupd.store import PairRow, display_path
 
 
@@ -55,23 +56,11 @@ def pair_json(row: PairRow) -> dict:
 
 def groups_text(rows: Sequence[PairRow]) -> str:
     """Pairs joined into groups (connected components); each file once, with its best link
-    to the group's most connected file."""
-    parent: dict[bytes, bytes] = {}
-
-    def find(x: bytes) -> bytes:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for row in rows:
-        parent[find(row.a)] = find(row.b)
-    groups: dict[bytes, list[PairRow]] = {}
-    for row in rows:
-        groups.setdefault(find(row.a), []).append(row)
+    to the group's likely original."""
+    groups = groups_of(rows)
     if not groups:
         return "no copies found"
-    return "\n\n".join(_group_text(number, members) for number, members in enumerate(groups.values(), start=1))
+    return "\n\n".join(_group_text(number, members) for number, members in enumerate(groups, start=1))
 
 
 def _group_text(number: int, members: list[PairRow]) -> str:

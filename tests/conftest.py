@@ -74,3 +74,20 @@ def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -
     if check and result.returncode != 0:
         raise AssertionError(f"neardupd {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
     return result
+
+
+@pytest.fixture()
+def edited_library(tmp_path, data):
+    """A folder with a shared photo, a crop of it and a half-size copy, indexed: (folder, database)."""
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
+    photo.save(folder / "orig.jpg", quality=95)
+    width, height = photo.size
+    photo.crop((int(width * 0.1), int(height * 0.15), int(width * 0.8), int(height * 0.9))).save(folder / "crop.jpg")
+    photo.resize((width // 2, height // 2)).save(folder / "half.jpg")
+    db = tmp_path / "index.sqlite"
+    run_cli("scan", "--db", str(db), str(folder))
+    return folder, db

@@ -8,23 +8,13 @@ import shutil
 import sqlite3
 
 import pytest
-from PIL import Image
 
 from neardupd.store import load_migrations, open_store
 
 
 @pytest.fixture()
-def library(tmp_path, data, cli):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
-    photo.save(folder / "orig.jpg", quality=95)
-    width, height = photo.size
-    photo.crop((int(width * 0.1), int(height * 0.15), int(width * 0.8), int(height * 0.9))).save(folder / "crop.jpg")
-    photo.resize((width // 2, height // 2)).save(folder / "half.jpg")
-    db = tmp_path / "index.sqlite"
-    cli("scan", "--db", str(db), str(folder))
-    return folder, db
+def library(edited_library):
+    return edited_library
 
 
 def _pairs(cli, db) -> set[frozenset[str]]:

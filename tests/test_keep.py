@@ -7,7 +7,6 @@ import json
 import shutil
 
 import pytest
-from PIL import Image
 
 from neardupd.keep import Member, keeper
 
@@ -50,16 +49,9 @@ def test_bytes_per_pixel_only_compare_within_one_format():
 
 
 @pytest.fixture()
-def library(tmp_path, data, cli):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
-    photo.save(folder / "orig.jpg", quality=95)
-    width, height = photo.size
-    photo.crop((int(width * 0.1), int(height * 0.15), int(width * 0.8), int(height * 0.9))).save(folder / "crop.jpg")
-    photo.resize((width // 2, height // 2)).save(folder / "half.jpg")
-    shutil.copy(folder / "orig.jpg", folder / "orig (1).jpg")
-    db = tmp_path / "index.sqlite"
+def library(edited_library, cli):
+    folder, db = edited_library
+    shutil.copy(folder / "orig.jpg", folder / "orig (1).jpg")  # an exact copy with a copy's name
     cli("scan", "--db", str(db), str(folder))
     return folder, db
 
