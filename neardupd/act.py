@@ -1,6 +1,8 @@
 """``neardupd act``: the clean-up of the copies found. ``--plan`` says, for each group, the file kept,
 the rule that chose it, and the files that would go to the quarantine, the groups that free the
-most space first. Nothing is moved by ``--plan``.
+most space first; nothing is moved. ``--apply`` moves them there (see :mod:`neardupd.quarantine`:
+journal first, a file changed since it was indexed refused) and takes them out of the index;
+``neardupd undo`` puts them back.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import click
 
 from neardupd.config import DATABASE_ENV, Config
 from neardupd.plan import GroupPlan, plan
-from neardupd.store import display_path, open_store
+from neardupd.quarantine import Journal, Move, Refused, check_unchanged, move, quarantine_path, undo
+from neardupd.store import Store, display_path, open_store
 
 
 def _megabytes(count: int) -> str:
@@ -38,28 +41,97 @@ def plan_text(plans: list[GroupPlan]) -> str:
     return "\n".join(lines)
 
 
+def _database(ctx: click.Context, db: str | None) -> tuple[Config, Path]:
+    config: Config = ctx.obj["config"]
+    database = (Path(db) if db else config.database).absolute()  # the journal's paths hold from anywhere
+    if not database.exists():
+        raise click.ClickException(f"{database}: no index yet; run `neardupd scan FOLDER` first")
+    return config, database
+
+
+def quarantine_folder(config: Config, database: Path) -> Path:
+    return config.keep.quarantine if config.keep.quarantine != Path() else database.parent / "quarantine"
+
+
+def journal_folder(database: Path) -> Path:
+    return database.parent / "journal"
+
+
 @click.command(name="act")
 @click.option("--db", type=click.Path(dir_okay=False), envvar=DATABASE_ENV, help="Index database.")
-@click.option("--plan", "planned", is_flag=True, required=True, help="Say what the clean-up would do (nothing moves).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per group.")
+@click.option("--plan", "planned", is_flag=True, help="Say what the clean-up would do (nothing moves).")
+@click.option("--apply", "applied", is_flag=True, help="Move the copies into the quarantine (undo: `neardupd undo`).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per group (with --plan).")
 @click.pass_context
-def act_command(ctx: click.Context, db: str | None, planned: bool, as_json: bool) -> None:
-    """Clean up the copies: which file of each group is kept (and by which rule), which would go.
+def act_command(ctx: click.Context, db: str | None, planned: bool, applied: bool, as_json: bool) -> None:
+    """Clean up the copies: which file of each group is kept (and by which rule), which go.
 
     \b
     Example:
         neardupd act --plan
-        neardupd act --plan --json | jq .
+        neardupd act --apply        # the copies to the quarantine; `neardupd undo` puts them back
     """
-    config: Config = ctx.obj["config"]
-    database = Path(db) if db else config.database
-    if not database.exists():
-        raise click.ClickException(f"{database}: no index yet; run `neardupd scan FOLDER` first")
-    with open_store(database, readonly=True) as store:
+    if planned == applied:
+        raise click.UsageError("say --plan (what would happen) or --apply (do it)")
+    config, database = _database(ctx, db)
+    with open_store(database, readonly=planned) as store:
         threshold = float(store.setting("match_threshold", str(config.match.threshold)) or 0)
         plans = plan(store, store.pairs(threshold), config)
-    if as_json:
+        if applied:
+            moved, refused = _apply(store, plans, quarantine_folder(config, database), journal_folder(database))
+    if planned and as_json:
         for group in plans:
             click.echo(json.dumps(plan_json(group), ensure_ascii=False))
-    else:
+    elif planned:
         click.echo(plan_text(plans))
+    else:
+        for reason in refused:
+            click.echo(f"refused: {reason}", err=True)
+        click.echo(f"{moved} file(s) moved to {quarantine_folder(config, database)}; `neardupd undo` puts them back")
+        ctx.exit(1 if refused else 0)
+
+
+def _apply(store: Store, plans: list[GroupPlan], quarantine: Path, journals: Path) -> tuple[int, list[str]]:
+    """Journal every move first, then move the files still as indexed and forget them in the index."""
+    moves = []
+    for group in plans:
+        for member in group.moved:
+            row = store.file_at(member.path)
+            if row is not None:
+                moves.append((row.id, Move(row.path, quarantine_path(quarantine, row.path), row.file_digest,
+                                           row.size, row.mtime_ns)))
+    journal = Journal.start(journals, Path(store.path))
+    for _, item in moves:
+        journal.announce(item)
+    done, refused = 0, []
+    for file_id, item in moves:
+        try:
+            check_unchanged(item)
+            move(item)
+        except (Refused, OSError) as err:
+            refused.append(str(err))
+            continue
+        journal.done(item)
+        with store.transaction():
+            store.remove_file(file_id)
+        done += 1
+    journal.write({"op": "finished"})
+    return done, refused
+
+
+@click.command(name="undo")
+@click.option("--db", type=click.Path(dir_okay=False), envvar=DATABASE_ENV, help="Index database.")
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False, exists=True),
+              help="The journal of the apply to undo [default: the latest].")
+@click.pass_context
+def undo_command(ctx: click.Context, db: str | None, journal_path: str | None) -> None:
+    """Put back every file the last `neardupd act --apply` moved (even one that was interrupted)."""
+    _, database = _database(ctx, db)
+    journal = Journal(Path(journal_path)) if journal_path else Journal.latest(journal_folder(database))
+    if journal is None:
+        raise click.ClickException(f"no journal in {journal_folder(database)}: nothing was applied")
+    restored, problems = undo(journal)
+    for problem in problems:
+        click.echo(f"not put back: {problem}", err=True)
+    click.echo(f"{restored} file(s) put back at their paths; `neardupd scan` (or the daemon) indexes them again")
+    ctx.exit(1 if problems else 0)

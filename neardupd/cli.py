@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from neardupd import health, report
-from neardupd.act import act_command
+from neardupd.act import act_command, undo_command
 from neardupd.analyse import Analyser
 from neardupd.bench.commands import bench_group
 from neardupd.config import DATABASE_ENV, Config, default_database, load_config
@@ -177,6 +177,7 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
 main.add_command(bench_group)
 main.add_command(decide_group)
 main.add_command(act_command)
+main.add_command(undo_command)
 
 
 @main.command(name="run")

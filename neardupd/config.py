@@ -145,6 +145,8 @@ class KeepSettings:
     (see neardupd/keep.py and README.md, "Review and clean-up")."""
     protected: tuple[str, ...] = ()
     """Folders whose files are kept before any other (and never moved)."""
+    quarantine: Path = Path()
+    """Where ``neardupd act --apply`` moves the copies (default: ``quarantine/`` beside the database)."""
 
 
 @dataclass(frozen=True)

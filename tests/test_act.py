@@ -1,0 +1,75 @@
+"""The clean-up: the copies go to the quarantine, written down first, and come back byte for byte;
+a file changed since it was indexed is refused; an apply killed half-way is undone completely."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from neardupd.quarantine import PAUSE_ENV
+
+
+@pytest.fixture()
+def library(edited_library, cli):
+    folder, db = edited_library
+    shutil.copy(folder / "orig.jpg", folder / "orig (1).jpg")
+    cli("scan", "--db", str(db), str(folder))
+    return folder, db
+
+
+def _state(folder) -> dict[str, tuple[str, int]]:
+    """Every file below the folder: its content digest and modification time."""
+    return {str(path.relative_to(folder)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns)
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_apply_then_undo_gives_back_every_file_byte_for_byte(library, cli):
+    folder, db = library
+    before = _state(folder)
+    plan = json.loads(cli("act", "--plan", "--json", "--db", str(db)).stdout)
+    applied = cli("act", "--apply", "--db", str(db))
+    assert "3 file(s) moved" in applied.stdout
+    assert sorted(_state(folder)) == ["orig.jpg"]  # the keeper stays, the others are in the quarantine
+    quarantine = db.parent / "quarantine"
+    for path in plan["move"]:
+        assert (quarantine / path.lstrip("/")).is_file()
+    assert cli("dupes", "--db", str(db)).stdout.strip() == "no copies found"  # out of the index too
+    undone = cli("undo", "--db", str(db))
+    assert "3 file(s) put back" in undone.stdout
+    assert _state(folder) == before
+    cli("scan", "--db", str(db), str(folder))
+    assert len(cli("dupes", "--db", str(db), "--json").stdout.splitlines()) >= 3
+
+
+def test_a_file_changed_since_it_was_indexed_is_refused(library, cli):
+    folder, db = library
+    with open(folder / "half.jpg", "ab") as handle:  # an edit after the scan
+        handle.write(b"\0")
+    applied = cli("act", "--apply", "--db", str(db), check=False)
+    assert applied.returncode == 1 and "half.jpg: changed since it was indexed" in applied.stderr
+    assert (folder / "half.jpg").is_file() and "2 file(s) moved" in applied.stdout
+
+
+def test_an_apply_killed_half_way_is_undone_completely(library, cli):
+    folder, db = library
+    before = _state(folder)
+    apply = subprocess.Popen([sys.executable, "-m", "neardupd.cli", "act", "--apply", "--db", str(db)],
+                             env={**os.environ, PAUSE_ENV: "1.5"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_state(folder)) > len(before) - 2:  # until the second has moved
+        time.sleep(0.02)
+    apply.send_signal(signal.SIGKILL)  # in the pause after the second move, before the journal says so
+    apply.communicate()
+    assert apply.returncode == -signal.SIGKILL
+    assert len(_state(folder)) == len(before) - 2  # two moved, the third still in place
+    undone = cli("undo", "--db", str(db))
+    assert "2 file(s) put back" in undone.stdout
+    assert _state(folder) == before
