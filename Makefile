@@ -16,7 +16,8 @@ $(BIN)/neardupd: pyproject.toml
 install: $(BIN)/neardupd
 
 run: install
-	$(BIN)/neardupd run --root $(PHOTOS)
+	@test -d "$(PHOTOS)" || { echo "make run: no folder $(PHOTOS); say which: make run PHOTOS=/path/to/photos" >&2; exit 1; }
+	$(BIN)/neardupd run --root "$(PHOTOS)"
 
 test: install
 	$(BIN)/python -m pytest -q

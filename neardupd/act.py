@@ -7,6 +7,7 @@ journal first, a file changed since it was indexed refused) and takes them out o
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import click
 from neardupd.config import DATABASE_ENV, Config
 from neardupd.plan import GroupPlan, plan
 from neardupd.quarantine import Journal, Move, Refused, check_unchanged, move, quarantine_path, undo
-from neardupd.store import Store, display_path, open_store
+from neardupd.store import Store, display_path, open_store, path_fields
 
 
 def _megabytes(count: int) -> str:
@@ -24,8 +25,10 @@ def _megabytes(count: int) -> str:
 
 def plan_json(group: GroupPlan) -> dict:
     keeper = group.choice.keeper
-    return {"keep": display_path(keeper.path), "rule": group.choice.rule,
-            "move": [display_path(member.path) for member in group.moved], "bytes_freed": group.freed}
+    return {**path_fields("keep", keeper.path), "rule": group.choice.rule,
+            "move": [display_path(member.path) for member in group.moved],
+            "move_b64": [base64.b64encode(member.path).decode("ascii") for member in group.moved],
+            "bytes_freed": group.freed}
 
 
 def plan_text(plans: list[GroupPlan]) -> str:

@@ -21,7 +21,7 @@ from neardupd.decide import decide_group
 from neardupd.errors import ConfigError, NeardupError, StoreDamagedError
 from neardupd.indexer import Indexer
 from neardupd.rules import compare
-from neardupd.store import display_path, open_store
+from neardupd.store import display_path, open_store, path_fields
 
 EXIT_USAGE = 64
 EXIT_DATAERR = 65
@@ -246,7 +246,7 @@ def errors_command(ctx: click.Context, db: str | None, as_json: bool) -> None:
         rows = store.failures()
     for path, kind, message in rows:
         if as_json:
-            click.echo(json.dumps({"path": display_path(path), "kind": kind, "message": message}, ensure_ascii=False))
+            click.echo(json.dumps({**path_fields("path", path), "kind": kind, "message": message}, ensure_ascii=False))
         else:
             click.echo(f"{kind:<13} {display_path(path)}: {message}")
     if not rows and not as_json:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import click
@@ -15,28 +16,36 @@ from neardupd.explanation import original_side, phrase
 from neardupd.indexer import Indexer, ScanSummary
 from neardupd.pairs import Scored
 from neardupd.plan import groups_of
-from neardupd.store import PairRow, display_path
+from neardupd.store import PairRow, display_path, path_fields
 
 
 def scan_with_progress(indexer: Indexer, paths: Sequence[str], *, show: bool) -> ScanSummary:
     """Run a scan (see :func:`neardupd.scanner.scan`), with a progress bar on stderr when ``show``."""
     if not show:
         return scanner.scan(indexer, paths)
-    state: dict[str, object] = {}
+    with contextlib.ExitStack() as stack:
+        steps: list[Callable[[bytes], None]] = []
 
-    def found(total: int) -> None:
-        bar = click.progressbar(length=total, label="indexing", file=click.get_text_stream("stderr"),
-                                item_show_func=lambda p: p[-40:] if p else "")
-        state["bar"] = bar.__enter__()
+        def found(total: int) -> None:
+            steps.append(stack.enter_context(progress_bar(total, "indexing")))
 
-    def step(path: bytes) -> None:
-        state["bar"].update(1, os.fsdecode(path))  # type: ignore[attr-defined]
+        return scanner.scan(indexer, paths, progress=lambda path: steps[0](path), paths_found=found)
 
-    try:
-        return scanner.scan(indexer, paths, progress=step, paths_found=found)
-    finally:
-        if "bar" in state:
-            state["bar"].__exit__(None, None, None)  # type: ignore[attr-defined]
+
+@contextlib.contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Callable[[bytes], None]]:
+    """A progress bar on stderr with the count, the time left and the file's name (its start kept);
+    yields the function to call once per file done."""
+    bar = click.progressbar(length=total, label=label, file=click.get_text_stream("stderr"), show_pos=True,
+                            show_eta=True, item_show_func=_shown_name)
+    with bar:
+        yield lambda path: bar.update(1, os.fsdecode(os.path.basename(path)))
+
+
+def _shown_name(name: str | None) -> str:
+    if not name:
+        return ""
+    return name if len(name) <= 40 else name[:37] + "..."
 
 
 def scan_summary(summary: ScanSummary, counts: Mapping[str, int], database: Path) -> str:
@@ -50,7 +59,7 @@ def scan_summary(summary: ScanSummary, counts: Mapping[str, int], database: Path
 
 def pair_json(row: PairRow) -> dict:
     """One pair as printed by ``dupes --json``: a, b, score, kind, transform, then the details."""
-    return {"a": display_path(row.a), "b": display_path(row.b), "score": row.score,
+    return {**path_fields("a", row.a), **path_fields("b", row.b), "score": row.score,
             "kind": row.kind, "transform": row.transform, **json.loads(row.details)}
 
 

@@ -164,3 +164,24 @@ def test_integrity_and_foreign_keys_hold_after_a_scan(data_index):
         "SELECT count(*) FROM (SELECT a, b FROM matches GROUP BY a, b HAVING count(*) > 1)").fetchone()[0]
     assert duplicate_pairs == 0
     connection.close()
+
+
+def test_json_gives_the_exact_bytes_of_a_name_that_is_not_utf8(tmp_path, data, cli):
+    """A script can open the file `dupes --json` names, even when the name is not UTF-8."""
+    import base64
+    import json
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    odd = os.path.join(os.fsencode(folder), b"caf\xe9-\xff.jpg")
+    with open(odd, "wb") as out:
+        out.write((data / "edits/aaa-orig.jpg").read_bytes())
+    shutil.copy(data / "edits/high-contrast.jpg", folder / "contrast.jpg")
+    db = tmp_path / "index.sqlite"
+    cli("scan", "--db", str(db), str(folder))
+    pair = json.loads(cli("dupes", "--db", str(db), "--json").stdout)
+    named = [base64.b64decode(pair[f"{side}_b64"]) for side in ("a", "b") if f"{side}_b64" in pair]
+    assert named == [odd] and os.path.isfile(named[0])
+    assert "contrast.jpg" in pair["a"] + pair["b"] and "\ufffd" in pair["a"] + pair["b"]
+    plan = json.loads(cli("act", "--plan", "--json", "--db", str(db)).stdout)
+    assert odd in [base64.b64decode(path) for path in plan["move_b64"]] + [base64.b64decode(plan.get("keep_b64", ""))]

@@ -7,6 +7,7 @@ suite, the baselines and imagehash) are imported only when a bench command runs.
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
@@ -79,10 +80,17 @@ def bench_run(ctx: click.Context, bench_dir: str, as_json: bool, no_baselines: b
     from neardupd.bench import baselines
     from neardupd.bench.run import run_bench
     from neardupd.bench.text import bench_text
+    from neardupd.report import progress_bar
 
     config: Config = ctx.obj["config"]
-    result = run_bench(bench_dir, config, baseline_names=() if no_baselines else baselines.BASELINES,
-                       keep_database=keep_db)
+    folder = os.path.join(bench_dir, "images")
+    images = sum(1 for entry in os.scandir(folder) if entry.is_file()) if os.path.isdir(folder) else 0
+    if not no_baselines:
+        click.echo("indexing with neardupd, then scoring the baselines on every pair (they take a while; "
+                   "--no-baselines skips them)", err=True)
+    with progress_bar(images, "indexing") as step:
+        result = run_bench(bench_dir, config, baseline_names=() if no_baselines else baselines.BASELINES,
+                           keep_database=keep_db, progress=step)
     click.echo(json.dumps(result.as_json()) if as_json else bench_text(result))
 
 

@@ -10,9 +10,9 @@
 """
 
 from neardupd.store.decisions import Decision
-from neardupd.store.rows import FileRow, PairRow, PendingRow, RootRow, UnderRow, display_path, iso_time
+from neardupd.store.rows import FileRow, PairRow, PendingRow, RootRow, UnderRow, display_path, iso_time, path_fields
 from neardupd.store.sqlite import load_migrations, migrations_dir
 from neardupd.store.work import Store, open_store
 
 __all__ = ["Decision", "FileRow", "PairRow", "PendingRow", "RootRow", "Store", "UnderRow", "display_path", "iso_time",
-           "load_migrations", "migrations_dir", "open_store"]
+           "load_migrations", "migrations_dir", "open_store", "path_fields"]

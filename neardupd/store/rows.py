@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -72,3 +73,14 @@ def iso_time(seconds: float | None = None) -> str:
     """
     moment = datetime.now(UTC) if seconds is None else datetime.fromtimestamp(seconds, UTC)
     return moment.isoformat(timespec="seconds")
+
+
+def path_fields(name: str, path: bytes) -> dict[str, str]:
+    """A path as JSON fields: ``name`` for people, and ``name_b64`` (the exact bytes, base64) when it
+    is not valid UTF-8, so a script can still open the file."""
+    fields = {name: display_path(path)}
+    try:
+        path.decode("utf-8")
+    except UnicodeDecodeError:
+        fields[f"{name}_b64"] = base64.b64encode(path).decode("ascii")
+    return fields
