@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from neardupd.config import Config
-from neardupd.plan import plan
+from neardupd.review.plan import plan
 from neardupd.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent

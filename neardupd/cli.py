@@ -13,13 +13,13 @@ from pathlib import Path
 import click
 
 from neardupd import health, report
-from neardupd.act import act_command, undo_command
 from neardupd.analyse import Analyser
 from neardupd.bench.commands import bench_group
 from neardupd.config import DATABASE_ENV, Config, default_database, load_config
-from neardupd.decide import decide_group
 from neardupd.errors import ConfigError, NeardupError, StoreDamagedError
 from neardupd.indexer import Indexer
+from neardupd.review.act import act_command, undo_command
+from neardupd.review.decide import decide_group
 from neardupd.rules import compare
 from neardupd.store import display_path, open_store, path_fields
 

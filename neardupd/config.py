@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from neardupd.errors import ConfigError
-from neardupd.keep import RULES
 
 DATABASE_ENV = "NEARDUPD_DB"
 
@@ -138,11 +137,16 @@ class DaemonSettings:
     """Seconds without work after which the WAL is checkpointed."""
 
 
+RULES = ("decided", "protected", "likely_original", "lossless", "pixels", "less_compressed", "metadata",
+         "earlier_capture", "plain_name")
+"""The keep-best rules by name (what each does: neardupd/review/keep.py)."""
+
+
 @dataclass(frozen=True)
 class KeepSettings:
     order: tuple[str, ...] = RULES
     """The keep-best rules, best first: the first that tells a group's files apart chooses the one kept
-    (see neardupd/keep.py and README.md, "Review and clean-up")."""
+    (see neardupd/review/keep.py and README.md, "Review and clean-up")."""
     protected: tuple[str, ...] = ()
     """Folders whose files are kept before any other (and never moved)."""
     quarantine: Path = Path()

@@ -12,10 +12,10 @@ from pathlib import Path
 import click
 
 from neardupd import scanner
-from neardupd.explanation import original_side, phrase
 from neardupd.indexer import Indexer, ScanSummary
 from neardupd.pairs import Scored
-from neardupd.plan import groups_of
+from neardupd.review.explanation import original_side, phrase
+from neardupd.review.plan import groups_of
 from neardupd.store import PairRow, display_path, path_fields
 
 
@@ -105,7 +105,7 @@ def pair_line(a: str, b: str, scored: Scored, threshold: float) -> str:
 
 def describe(transform: str, details: Mapping, original: str | None = None) -> str:
     """What was done to the original (``original``: "a" or "b"; default the likely original) to
-    make the other picture, in words (see :mod:`neardupd.explanation`)."""
+    make the other picture, in words (see :mod:`neardupd.review.explanation`)."""
     return phrase({**details, "transform": transform}, original)
 
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from neardupd.quarantine import PAUSE_ENV
+from neardupd.review.quarantine import PAUSE_ENV
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 
 from neardupd.analyse import Analyser
 from neardupd.config import Config
-from neardupd.explanation import phrase
+from neardupd.review.explanation import phrase
 from neardupd.rules import compare
 
 

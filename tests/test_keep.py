@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from neardupd.keep import Member, keeper
+from neardupd.review.keep import Member, keeper
 
 
 def _member(name: str, **facts) -> Member:

@@ -1,6 +1,6 @@
 """``neardupd act``: the clean-up of the copies found. ``--plan`` says, for each group, the file kept,
 the rule that chose it, and the files that would go to the quarantine, the groups that free the
-most space first; nothing is moved. ``--apply`` moves them there (see :mod:`neardupd.quarantine`:
+most space first; nothing is moved. ``--apply`` moves them there (see :mod:`neardupd.review.quarantine`:
 journal first, a file changed since it was indexed refused) and takes them out of the index;
 ``neardupd undo`` puts them back.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 
 from neardupd.config import DATABASE_ENV, Config
-from neardupd.plan import GroupPlan, plan
-from neardupd.quarantine import Journal, Move, Refused, check_unchanged, move, quarantine_path, undo
+from neardupd.review.plan import GroupPlan, plan
+from neardupd.review.quarantine import Journal, Move, Refused, check_unchanged, move, quarantine_path, undo
 from neardupd.store import Store, display_path, open_store, path_fields
 
 

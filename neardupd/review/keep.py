@@ -26,8 +26,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-RULES = ("decided", "protected", "likely_original", "lossless", "pixels", "less_compressed", "metadata",
-         "earlier_capture", "plain_name")
+from neardupd.config import RULES
+
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "PPM", "GIF", "DNG", "CR2", "NEF", "ARW", "RAF", "ORF", "RW2"})
 COPY_NAME = re.compile(rb"(copy|kopie|edited|bearbeitet|\(\d+\)|[-_ ]\d{1,2}$|~\d+$)", re.IGNORECASE)
 

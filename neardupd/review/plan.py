@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from PIL import Image
 
 from neardupd.config import Config
-from neardupd.explanation import original_side
 from neardupd.files import open_regular
-from neardupd.keep import Choice, Member, keeper
+from neardupd.review.explanation import original_side
+from neardupd.review.keep import Choice, Member, keeper
 from neardupd.store import PairRow, Store
 
 log = logging.getLogger(__name__)
