@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PHOTOS ?= $(HOME)/Pictures
 BENCH ?= ../shared/bench-dev
+SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
+CHROMEDRIVER := /usr/bin/chromedriver
 
 .PHONY: install run test bench lint clean
 
@@ -19,7 +21,11 @@ run: install
 	@test -d "$(PHOTOS)" || { echo "make run: no folder $(PHOTOS); say which: make run PHOTOS=/path/to/photos" >&2; exit 1; }
 	$(BIN)/neardupd run --root "$(PHOTOS)"
 
-test: install
+# the review page's tests drive Debian's chromium (no browser download)
+$(CHROMEDRIVER):
+	$(SUDO) sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver'
+
+test: install $(CHROMEDRIVER)
 	$(BIN)/python -m pytest -q
 
 bench: install

@@ -20,6 +20,7 @@ from neardupd.errors import ConfigError, NeardupError, StoreDamagedError
 from neardupd.indexer import Indexer
 from neardupd.review.act import act_command, undo_command
 from neardupd.review.decide import decide_group
+from neardupd.review.serve import serve_command
 from neardupd.rules import compare
 from neardupd.store import display_path, open_store, path_fields
 
@@ -178,6 +179,7 @@ main.add_command(bench_group)
 main.add_command(decide_group)
 main.add_command(act_command)
 main.add_command(undo_command)
+main.add_command(serve_command)
 
 
 @main.command(name="run")

@@ -1,4 +1,5 @@
-"""A person's decisions about copies: keep or discard a file, or "these two are not a duplicate".
+"""The review's side of the index: a person's decisions (keep or discard a file, "these two are not
+a duplicate"), and the lookups by file id the review page makes.
 
 Keyed on content digests (``files.file_digest``), not paths, so a decision survives rescans, moves
 and renames; a not-a-duplicate pair is left out of the reported pairs for good (the ``pairs`` query
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from neardupd.store.rows import iso_time
+from neardupd.store.rows import PairRow, iso_time
 from neardupd.store.sqlite import SqliteIndex
 
 FILE_DECISIONS = ("keep", "discard")
@@ -68,6 +69,38 @@ class Decided(SqliteIndex):
             if row is not None:
                 facts[path] = (row[0], row[1], row[2], row[3], row[4], row[5])
         return facts
+
+    def review_state(self) -> tuple:
+        """A value that changes whenever files, pairs or decisions do (the review page's plans are
+        made again then)."""
+        return tuple(self._one(
+            "SELECT (SELECT count(*) FROM files), (SELECT max(id) FROM files), (SELECT count(*) FROM matches), "
+            "(SELECT max(found_at) FROM matches), (SELECT count(*) FROM decisions), "
+            "(SELECT group_concat(decision || decided_at) FROM decisions), "
+            "(SELECT count(*) FROM files WHERE missing_since IS NOT NULL)") or ())
+
+    def file_ids(self, paths: Sequence[bytes]) -> dict[bytes, int]:
+        """The row id of each indexed path (the review page names files by id, never by path)."""
+        ids = {}
+        for path in paths:
+            row = self._one("SELECT id FROM files WHERE path_bytes = ?", (path,))
+            if row is not None:
+                ids[path] = int(row[0])
+        return ids
+
+    def file_by_id(self, file_id: int) -> tuple[bytes, int, int, int, str, int, bytes] | None:
+        """(path, size, width, height, format, mtime_ns, file_digest) of an indexed file, or None."""
+        row = self._one("SELECT path_bytes, size, width, height, format, mtime_ns, file_digest FROM files "
+                        "WHERE id = ? AND missing_since IS NULL", (file_id,))
+        return (row[0], row[1], row[2], row[3], row[4], row[5], row[6]) if row else None
+
+    def pair_of(self, first: int, second: int) -> PairRow | None:
+        """The scored pair of two files (in either order), with ``a`` the lower id as stored."""
+        low, high = sorted((first, second))
+        row = self._one("SELECT fa.path_bytes, fb.path_bytes, m.score, m.kind, m.transform, m.details "
+                        "FROM matches m JOIN files fa ON fa.id = m.a JOIN files fb ON fb.id = m.b "
+                        "WHERE m.a = ? AND m.b = ?", (low, high))
+        return PairRow(*row) if row else None
 
     def _upsert(self, decision: str, digest: bytes, other: bytes) -> None:
         self._run("INSERT INTO decisions (decision, digest, other, decided_at) VALUES (?, ?, ?, ?) "
