@@ -20,6 +20,7 @@ from neardupd.errors import ConfigError, NeardupError, StoreDamagedError
 from neardupd.indexer import Indexer
 from neardupd.review.act import act_command, undo_command
 from neardupd.review.decide import decide_group
+from neardupd.review.html_report import write_report
 from neardupd.review.serve import serve_command
 from neardupd.rules import compare
 from neardupd.store import display_path, open_store, path_fields
@@ -87,8 +88,11 @@ def scan(ctx: click.Context, db: str | None, paths: Sequence[str]) -> None:
                    "similar pair]; lower shows weaker candidates.")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(["exact", "pixel", "near", "modified", "similar"]),
               help="Only these kinds (repeatable; `similar`, other shots of one scene, only when asked).")
+@click.option("--html", "html", type=click.Path(dir_okay=False, writable=True),
+              help="Write the groups as one self-contained page (thumbnails inline) to this file.")
 @click.pass_context
-def dupes(ctx: click.Context, db: str | None, as_json: bool, min_score: float | None, kinds: tuple[str, ...]) -> None:
+def dupes(ctx: click.Context, db: str | None, as_json: bool, min_score: float | None, kinds: tuple[str, ...],
+          html: str | None) -> None:
     """List the copies found, as groups (or pairs with --json).
 
     \b
@@ -96,6 +100,7 @@ def dupes(ctx: click.Context, db: str | None, as_json: bool, min_score: float | 
         neardupd dupes --kind exact
         neardupd dupes --kind similar
         neardupd dupes --json --min-score 0.4 | jq .
+        neardupd dupes --html copies.html
     """
     config = _config(ctx, db)
     if not config.database.exists():
@@ -105,6 +110,10 @@ def dupes(ctx: click.Context, db: str | None, as_json: bool, min_score: float | 
         if min_score is None and set(kinds) == {"similar"}:  # scored under the threshold by design
             threshold = config.match.floor
         rows = store.pairs(threshold if min_score is None else min_score, kinds)
+        if html:
+            shown = write_report(store, rows, config, Path(html))
+            click.echo(f"{shown} group(s) written to {html}")
+            return
     if as_json:
         for row in rows:
             click.echo(json.dumps(report.pair_json(row), ensure_ascii=False))

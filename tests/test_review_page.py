@@ -124,3 +124,18 @@ def test_another_address_than_loopback_needs_public(edited_library, cli):
     _, db = edited_library
     refused = cli("serve", "--db", str(db), "--host", "0.0.0.0", "--port", str(_free_port()), check=False)
     assert refused.returncode == 64 and "--public" in refused.stderr
+
+
+def test_dupes_html_is_one_self_contained_page(edited_library, browser, cli, tmp_path):
+    """Opened from disk with no server: every thumbnail is inline, the words are there."""
+    from selenium.webdriver.common.by import By
+
+    _, db = edited_library
+    out = tmp_path / "copies.html"
+    assert "1 group(s)" in cli("dupes", "--db", str(db), "--html", str(out)).stdout
+    page = out.read_text()
+    assert 'src="/' not in page and "http" not in page.split("<body>", 1)[1]
+    browser.get(out.as_uri())
+    images = browser.find_elements(By.TAG_NAME, "img")
+    assert len(images) == 3 and all(_loaded(browser, image) for image in images)
+    assert "cropped to the part" in browser.find_element(By.TAG_NAME, "body").text

@@ -40,6 +40,12 @@ class GroupPlan:
     def freed(self) -> int:
         return sum(member.size for member in self.moved)
 
+    def shown_with(self, path: bytes) -> PairRow:
+        """The pair a member is shown in: with the kept file if they are one, else its closest."""
+        rows = [row for row in self.pairs if path in (row.a, row.b)]
+        keeper = self.choice.keeper.path
+        return next((row for row in rows if keeper in (row.a, row.b)), None) or max(rows, key=lambda row: row.score)
+
 
 def groups_of(rows: Sequence[PairRow]) -> list[list[PairRow]]:
     """Pairs joined into groups (connected components), in the order of their first pair."""

@@ -83,8 +83,9 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
             ordered = _sorted(current_plans(index), sort)
             shown = ordered[(page - 1) * PER_PAGE:page * PER_PAGE]
             ids = index.file_ids([m.path for g in shown for m in (g.choice.keeper, *g.moved)])
+        partners = {m.path: _other(g.shown_with(m.path), m.path) for g in shown for m in g.moved}
         body = templates.get_template("groups.html").render(
-            groups=shown, ids=ids, partners={m.path: _partner(g, m.path) for g in shown for m in g.moved},
+            groups=shown, ids=ids, partners=partners,
             sort=sort, sorts=SORTS, page=page, pages=max(1, -(-len(ordered) // PER_PAGE)),
             total=len(ordered), freed=sum(g.freed for g in ordered), first=(page - 1) * PER_PAGE)
         return HTMLResponse(body)
@@ -209,9 +210,6 @@ def _sorted(plans: list[GroupPlan], sort: str) -> list[GroupPlan]:
     return plans  # by space freed, as planned
 
 
-def _partner(group: GroupPlan, path: bytes) -> bytes:
-    """The file a group's member is shown with: the kept one if they are a pair, else its closest."""
-    rows = [row for row in group.pairs if path in (row.a, row.b)]
-    keeper = group.choice.keeper.path
-    row = next((r for r in rows if keeper in (r.a, r.b)), None) or max(rows, key=lambda r: r.score)
+
+def _other(row, path: bytes) -> bytes:
     return row.b if row.a == path else row.a
