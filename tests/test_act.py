@@ -73,3 +73,17 @@ def test_an_apply_killed_half_way_is_undone_completely(library, cli):
     undone = cli("undo", "--db", str(db))
     assert "2 file(s) put back" in undone.stdout
     assert _state(folder) == before
+
+
+def test_an_exact_duplicate_can_become_a_hard_link_to_the_kept_file_and_back(library, cli):
+    folder, db = library
+    before = _state(folder)
+    cli("act", "--apply", "--link-exact", "--db", str(db))
+    assert os.path.samefile(folder / "orig (1).jpg", folder / "orig.jpg")  # same bytes, no space
+    assert not (folder / "crop.jpg").exists()  # not an exact duplicate: moved, no link
+    cli("scan", "--db", str(db), str(folder))
+    plan = json.loads(cli("act", "--plan", "--json", "--db", str(db)).stdout or "{}")
+    assert not any(path.endswith("orig (1).jpg") for path in plan.get("move", []))  # a link frees nothing
+    cli("undo", "--db", str(db))
+    assert _state(folder) == before
+    assert not os.path.samefile(folder / "orig (1).jpg", folder / "orig.jpg")

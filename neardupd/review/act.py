@@ -64,9 +64,12 @@ def journal_folder(database: Path) -> Path:
 @click.option("--db", type=click.Path(dir_okay=False), envvar=DATABASE_ENV, help="Index database.")
 @click.option("--plan", "planned", is_flag=True, help="Say what the clean-up would do (nothing moves).")
 @click.option("--apply", "applied", is_flag=True, help="Move the copies into the quarantine (undo: `neardupd undo`).")
+@click.option("--link-exact", is_flag=True,
+              help="With --apply: an exact duplicate's path gets a hard link to the kept file (same bytes, no space).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per group (with --plan).")
 @click.pass_context
-def act_command(ctx: click.Context, db: str | None, planned: bool, applied: bool, as_json: bool) -> None:
+def act_command(ctx: click.Context, db: str | None, planned: bool, applied: bool, link_exact: bool,
+                as_json: bool) -> None:
     """Clean up the copies: which file of each group is kept (and by which rule), which go.
 
     \b
@@ -81,7 +84,8 @@ def act_command(ctx: click.Context, db: str | None, planned: bool, applied: bool
         threshold = float(store.setting("match_threshold", str(config.match.threshold)) or 0)
         plans = plan(store, store.pairs(threshold), config)
         if applied:
-            moved, refused = _apply(store, plans, quarantine_folder(config, database), journal_folder(database))
+            moved, refused = _apply(store, plans, quarantine_folder(config, database), journal_folder(database),
+                                    link_exact=link_exact)
     if planned and as_json:
         for group in plans:
             click.echo(json.dumps(plan_json(group), ensure_ascii=False))
@@ -94,15 +98,19 @@ def act_command(ctx: click.Context, db: str | None, planned: bool, applied: bool
         ctx.exit(1 if refused else 0)
 
 
-def _apply(store: Store, plans: list[GroupPlan], quarantine: Path, journals: Path) -> tuple[int, list[str]]:
+def _apply(store: Store, plans: list[GroupPlan], quarantine: Path, journals: Path, *,
+           link_exact: bool = False) -> tuple[int, list[str]]:
     """Journal every move first, then move the files still as indexed and forget them in the index."""
     moves = []
     for group in plans:
+        kept = store.file_at(group.choice.keeper.path)
         for member in group.moved:
             row = store.file_at(member.path)
-            if row is not None:
-                moves.append((row.id, Move(row.path, quarantine_path(quarantine, row.path), row.file_digest,
-                                           row.size, row.mtime_ns)))
+            if row is None:
+                continue
+            exact = link_exact and kept is not None and kept.file_digest == row.file_digest
+            moves.append((row.id, Move(row.path, quarantine_path(quarantine, row.path), row.file_digest,
+                                       row.size, row.mtime_ns, kept.path if exact and kept else None)))
     journal = Journal.start(journals, Path(store.path))
     for _, item in moves:
         journal.announce(item)

@@ -85,7 +85,8 @@ def _group_plan(store: Store, pairs: list[PairRow], config: Config, decided: dic
                               any(_under(path, root) for root in protected), evidence[path], links[path],
                               alike[path], tags, captured))
     choice = keeper(members, config.keep.order)
-    moved = tuple(m for m in members if m.path != choice.keeper.path and m.decision != "keep" and not m.protected)
+    moved = tuple(m for m in members if m.path != choice.keeper.path and m.decision != "keep" and not m.protected
+                  and not _same_inode(m.path, choice.keeper.path))  # a hard link to the kept file frees nothing
     return GroupPlan(choice, moved, tuple(pairs))
 
 
@@ -142,3 +143,10 @@ def _exif_time(value: object) -> float | None:
 
 def _under(path: bytes, root: bytes) -> bool:
     return path == root or path.startswith(root.rstrip(b"/") + b"/")
+
+
+def _same_inode(first: bytes, second: bytes) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False

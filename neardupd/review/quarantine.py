@@ -46,6 +46,8 @@ class Move:
     digest: bytes
     size: int
     mtime_ns: int
+    link_to: bytes | None = None
+    """The kept file, when an exact duplicate's path is to hold a hard link to it once moved."""
 
 
 def _encode(path: bytes) -> str:
@@ -110,7 +112,8 @@ class Journal:
 
     def announce(self, move: Move) -> None:
         self.write({"op": "move", "from": _encode(move.source), "to": _encode(move.target),
-                    "digest": move.digest.hex(), "size": move.size, "mtime_ns": move.mtime_ns})
+                    "digest": move.digest.hex(), "size": move.size, "mtime_ns": move.mtime_ns,
+                    "link_to": _encode(move.link_to) if move.link_to else None})
 
     def done(self, move: Move) -> None:
         self.write({"op": "moved", "from": _encode(move.source)})
@@ -126,6 +129,12 @@ def move(item: Move) -> None:
         if err.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP):
             raise
         _copy_then_remove(item)
+    if item.link_to is not None:
+        try:  # the path keeps a name for the same bytes, at no cost in space
+            os.link(item.link_to, item.source)
+        except OSError as err:
+            log.warning("%s: moved, but no hard link to %s made (%s)", os.fsdecode(item.source),
+                        os.fsdecode(item.link_to), err.strerror or err)
     _pause()
 
 
@@ -154,6 +163,8 @@ def undo(journal: Journal) -> tuple[int, list[str]]:
         if entry["from"] in undone:
             continue
         source, target, digest = _decode(entry["from"]), _decode(entry["to"]), bytes.fromhex(entry["digest"])
+        if entry.get("link_to") and os.path.lexists(target) and _same_file(source, _decode(entry["link_to"])):
+            os.unlink(source)  # the hard link made in its place: the kept file itself stays
         outcome = _put_back(source, target, digest)
         if outcome not in (RESTORED, IN_PLACE):
             problems.append(outcome)
@@ -165,6 +176,13 @@ def undo(journal: Journal) -> tuple[int, list[str]]:
 
 
 RESTORED, IN_PLACE = "restored", "in place"
+
+
+def _same_file(first: bytes, second: bytes) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def _put_back(source: bytes, target: bytes, digest: bytes) -> str:
