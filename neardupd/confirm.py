@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from neardupd.original import filled_corners, likely_original
 from neardupd.signature import ROTATIONS, THUMB, WINDOWS, Box, Picture, crop, dihedral, dihedral_stack, rotate_valid
 
 DIHEDRAL_NAMES = ("none", "mirror", "rot90", "rot90+mirror", "rot180", "rot180+mirror",
@@ -265,43 +264,6 @@ def refine_window(big: np.ndarray, small: np.ndarray, box: Box, *,
     return found
 
 
-def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below: float = 0.3) -> tuple[str, dict]:
-    """The kind of a confirmed near copy (``near`` or ``modified``) and what changed from A to B.
-
-    Details are plain JSON values: see README.md, "What changed".
-    """
-    borders_a, borders_b = _borders(a.content_box), _borders(b.content_box)
-    aspect = content_aspect(b) / content_aspect(a) if confirmation.transform % 4 < 2 \
-        else content_aspect(b) * content_aspect(a)
-    region = _in_frame_of_a(differing_region(confirmation.block_scores, differ_below), confirmation)
-    crop_a, crop_b = _region(confirmation.region_a), _region(confirmation.region_b)
-    details: dict = {
-        "transform": confirmation.transform_name,
-        "crop": crop_a,
-        "crop_of_b": crop_b,
-        "rotation": round(confirmation.rotation, 1),
-        "scale": round(((b.width * b.height) / max(a.width * a.height, 1)) ** 0.5, 3),
-        "aspect_change": round(aspect, 3),
-        "borders_a": borders_a,
-        "borders_b": borders_b,
-        "brightness": round(_luma(b.mean_rgb) - _luma(a.mean_rgb), 1),
-        "contrast_ratio": round(b.contrast / max(a.contrast, 1e-6), 3),
-        "colour_shift": [round(y - x, 1) for x, y in zip(a.mean_rgb, b.mean_rgb, strict=True)],
-        "differing_region": region,
-        "size_a": [a.width, a.height],
-        "size_b": [b.width, b.height],
-        "likely_original": likely_original(
-            pixels=(a.width * a.height, b.width * b.height), sizes=(a.size, b.size),
-            aspects=(content_aspect(a), content_aspect(b) if confirmation.transform % 4 < 2 else 1 / content_aspect(b)),
-            bordered=(borders_a is not None, borders_b is not None), rotation=confirmation.rotation,
-            part_of_other=(crop_b is not None, crop_a is not None),
-            filled=(filled_corners(a.thumb), filled_corners(b.thumb))),
-    }
-    modified = (confirmation.transform != 0 or region is not None or abs(aspect - 1) > 0.05
-                or borders_a != borders_b or crop_a is not None or crop_b is not None or confirmation.rotation != 0)
-    return ("modified" if modified else "near"), details
-
-
 def differing_region(block_scores: np.ndarray, below: float, *, min_blocks: int = 2) -> list[float] | None:
     """Bounding box ``[left, top, right, bottom]`` (fractions of the compared frame) of the largest
     patch of touching disagreeing blocks, or None. Lone blocks are left out: an edge block that
@@ -324,26 +286,6 @@ def differing_region(block_scores: np.ndarray, below: float, *, min_blocks: int 
             round((top + height) / grid, 3)]
 
 
-def _in_frame_of_a(region: list[float] | None, confirmation: Confirmation) -> list[float] | None:
-    """The differing region, found in the frame of what was compared, as fractions of A's content:
-    a window of A when B is a crop of A; a window of B (showing all of A, turned by the transform)
-    when A is a crop of B."""
-    if region is None:
-        return None
-    left, top, right, bottom = region
-    if confirmation.region_a.area < 1:
-        window = confirmation.region_a
-        width, height = window.right - window.left, window.bottom - window.top
-        mapped = (window.left + left * width, window.top + top * height,
-                  window.left + right * width, window.top + bottom * height)
-        return [round(v, 3) for v in mapped]
-    if confirmation.region_b.area < 1:
-        corners = [turn_point(x, y, confirmation.transform) for x in (left, right) for y in (top, bottom)]
-        xs, ys = [x for x, _ in corners], [y for _, y in corners]
-        return [round(min(xs), 3), round(min(ys), 3), round(max(xs), 3), round(max(ys), 3)]
-    return region
-
-
 def turn_point(x: float, y: float, transform: int) -> tuple[float, float]:
     """Where the point (x, y) (fractions) lands in the dihedral form ``transform`` of a picture:
     quarter turns counter-clockwise, then the left-right mirror, as :func:`dihedral` makes them.
@@ -357,22 +299,6 @@ def turn_point(x: float, y: float, transform: int) -> tuple[float, float]:
     for _ in range(quarter_turns):
         x, y = y, 1.0 - x
     return (1.0 - x, y) if mirrored else (x, y)
-
-
-def _region(box: Box) -> list[float] | None:
-    """A compared region as ``[left, top, right, bottom]`` fractions, or None when it is everything."""
-    return None if box.area > 0.97 else [round(v, 3) for v in box.as_tuple()]
-
-
-def _borders(box: Box) -> list[float] | None:
-    """Uniform borders as ``[left, top, right, bottom]`` fractions, or None when there are none."""
-    sides = [box.left, box.top, 1 - box.right, 1 - box.bottom]
-    return [round(v, 3) for v in sides] if max(sides) > 0.01 else None
-
-
-
-def _luma(rgb: tuple[float, float, float]) -> float:
-    return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
 
 
 def trimmed_mean(blocks: np.ndarray, *, keep: float = 0.75, min_blocks: int = 4) -> float:

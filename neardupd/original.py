@@ -6,8 +6,9 @@ Pixels alone cannot always tell: a re-saturated copy has the size of its origina
 2. the one the other is a part of (a crop, or a photo pasted whole into a screenshot: the larger one is the copy);
 3. of a pair turned by an angle that is not a quarter turn, the one whose canvas did not grow to
    hold the turned corners (a 12° turned copy of a 1600 x 1004 photo is 1774 x 1315: larger, but the copy);
-4. more pixels;
-5. more bytes.
+4. the colour one, of a colour picture and a black-and-white one;
+5. more pixels;
+6. more bytes.
 
 >>> grown_aspect(1600 / 1004, 12.0) > 1.34
 True
@@ -32,7 +33,8 @@ def grown_aspect(aspect: float, degrees: float) -> float:
 
 def likely_original(*, pixels: tuple[int, int], sizes: tuple[int, int], aspects: tuple[float, float],
                     bordered: tuple[bool, bool], rotation: float, part_of_other: tuple[bool, bool] = (False, False),
-                    contained: bool = False, filled: tuple[bool, bool] = (True, True)) -> str:
+                    contained: bool = False, filled: tuple[bool, bool] = (True, True),
+                    grey: tuple[bool | None, bool | None] = (None, None)) -> str:
     """``"a"`` or ``"b"``. ``pixels``, ``sizes`` (bytes), ``aspects`` (of the contents, b's after
     undoing a quarter turn), ``bordered`` (uniform borders), ``part_of_other`` (a crop of the
     other) of a and b; ``rotation``: degrees b is turned from a besides quarter turns;
@@ -51,6 +53,8 @@ def likely_original(*, pixels: tuple[int, int], sizes: tuple[int, int], aspects:
         a_grew = abs(math.log(aspects[0] / grown_aspect(aspects[1], rotation))) < GROWN_TOLERANCE and filled[0]
         if b_grew != a_grew:
             return "a" if b_grew else "b"
+    if None not in grey and grey[0] != grey[1]:  # nobody colours a black-and-white copy back
+        return "b" if grey[0] else "a"
     if pixels[0] != pixels[1]:
         return "a" if pixels[0] > pixels[1] else "b"
     return "a" if sizes[0] >= sizes[1] else "b"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from neardupd import confirm, geometry
+from neardupd import changes, confirm, geometry
 from neardupd.analyse import Analysed
 from neardupd.config import Config, MatchSettings
 from neardupd.features import Features
@@ -127,16 +127,16 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, part_differs: 
             # on both photos not one alignment: the photos differ (what agrees is a frame around them).
             # Thumbs this alike but for a part are a copy under an overlay that took the keypoints.
             score = min(score, settings.unaligned_cap)
-        kind, details = confirm.explain(a, b, thumbs)
+        kind, details = changes.explain(a, b, thumbs)
         return Scored(score, kind, thumbs.transform_name, details)
     aligned = agreement_score(alignment.agreement, settings)
     if alignment.frame_shared or not alignment.contained:
         # one photo region agrees, another not: a frame shared, whatever else agrees; or the pictures
         # overlap in part: a background shared, each with its own photo
-        kind, details = confirm.explain(a, b, thumbs)
+        kind, details = changes.explain(a, b, thumbs)
         return Scored(min(aligned, thumbs.score, settings.unaligned_cap), kind, thumbs.transform_name, details)
     if alignment.another_shot and thumbs.score < SETTLED:  # thumbs this alike settle a copy
-        kind, details = confirm.explain(a, b, thumbs)
+        kind, details = changes.explain(a, b, thumbs)
         details |= _geometry_details(alignment, b)
         return Scored(min(max(aligned, thumbs.score), settings.unaligned_cap), "similar", "none", details)
     if framed:  # the thumbs see mostly the frame: the keypoints alone decide
@@ -144,19 +144,19 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, part_differs: 
     if aligned >= settings.threshold and not _pictures_agree(a, b, alignment, settings):
         # keypoints agree (a shared caption, big text, a background) but the photos do not; thumbs
         # alike but unsettled are alike for the same reason
-        kind, details = confirm.explain(a, b, thumbs)
+        kind, details = changes.explain(a, b, thumbs)
         score = thumbs.score if thumbs.score >= SETTLED else min(thumbs.score, settings.unaligned_cap)
         return Scored(score, kind, thumbs.transform_name, details)
     if aligned >= thumbs.score:
         found = _as_confirmation(alignment, aligned)
-        kind, details = confirm.explain(a, b, found)
+        kind, details = changes.explain(a, b, found)
         details |= _geometry_details(alignment, b)
         return Scored(aligned, "modified" if kind == "near" and _moved(alignment) else kind,
                       found.transform_name, details)
     vetoed = (part_differs or framed) and alignment.agreement < settings.min_agreement \
         and not _under_overlay(a, b, thumbs, alignment, settings)
     score = min(aligned, settings.unaligned_cap) if vetoed else thumbs.score
-    kind, details = confirm.explain(a, b, thumbs)
+    kind, details = changes.explain(a, b, thumbs)
     return Scored(score, kind, thumbs.transform_name, details)
 
 

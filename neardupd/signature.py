@@ -79,6 +79,10 @@ class Signature:
     flipped_window_hashes: tuple[int, ...] = ()
     """pHash of each window mirrored left-right, then of each mirrored top-bottom (not stored:
     only searched with, so a flipped crop indexed earlier is found from its original)."""
+    colourfulness: float | None = None
+    """Hasler and Suesstrunk's colourfulness of the picture (0 for black and white, ~40 for a photo)."""
+    sharpness: float | None = None
+    """Mean absolute Laplacian over the grey spread, at the work size: lower when blurred."""
 
 
 def grayscale(rgb: np.ndarray) -> np.ndarray:
@@ -257,6 +261,7 @@ def compute(rgb: np.ndarray) -> Signature:
     content = crop(gray, box)
     thumb = make_thumb(content)
     mean_rgb = tuple(float(v) for v in cv2.mean(rgb)[:3])
+    colour, sharp = tones(rgb, gray)
     content_hashes = dct_hashes(_resize32(content))
     windows, rotations, flipped = variant_hashes(content)
     return Signature(
@@ -269,7 +274,18 @@ def compute(rgb: np.ndarray) -> Signature:
         window_hashes=windows,
         rotation_hashes=rotations,
         flipped_window_hashes=flipped,
+        colourfulness=colour,
+        sharpness=sharp,
     )
+
+
+def tones(rgb: np.ndarray, gray: np.ndarray) -> tuple[float, float]:
+    """(colourfulness, sharpness) of a picture's work-size RGB and grey arrays (see :class:`Signature`)."""
+    red, green, blue = (rgb[..., channel].astype(np.float32) for channel in range(3))
+    red_green, yellow_blue = red - green, 0.5 * (red + green) - blue
+    colour = float(np.hypot(red_green.std(), yellow_blue.std()) + 0.3 * np.hypot(red_green.mean(), yellow_blue.mean()))
+    edges = np.abs(cv2.Laplacian(gray.astype(np.float32), cv2.CV_32F)).mean()
+    return round(colour, 2), round(float(edges / max(float(gray.std()), 1.0)), 4)
 
 
 def hamming(a: int, b: int) -> int:
@@ -301,9 +317,12 @@ class Picture:
     """File size in bytes (0 if unknown)."""
     features: Features | None = None
     """Local features of the content (None: not computed, an index from before schema 4)."""
+    colourfulness: float | None = None
+    sharpness: float | None = None
+    """See :class:`Signature` (None: an index from before schema 6)."""
 
     @classmethod
     def from_signature(cls, signature: Signature, width: int, height: int, size: int = 0,
                        features: Features | None = None) -> Picture:
         return cls(signature.thumb, signature.contrast, signature.content_box, signature.mean_rgb,
-                   width, height, size, features)
+                   width, height, size, features, signature.colourfulness, signature.sharpness)

@@ -8,7 +8,7 @@ import re
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from neardupd.analyse import Analyser
 from neardupd.config import Config
@@ -32,10 +32,13 @@ EDITS = {  # name: (the edit, what the words must say, what they must not)
                      r"^turned 90° counter-clockwise; half the size$", "mirrored"),
     "mirror": (lambda p: p.transpose(Image.Transpose.FLIP_LEFT_RIGHT), r"^mirrored$", "turned"),
     "darker": (lambda p: p.point(lambda v: max(v - 30, 0)), r"darker by (2\d|3\d) grey levels", "size|cropped"),
+    "blurred": (lambda p: p.filter(ImageFilter.GaussianBlur(4)), r"^blurred$", "size|saturated"),
+    "black-and-white": (lambda p: p.convert("L").convert("RGB"), r"turned black and white", "size|blurred"),
+    "saturated": (lambda p: ImageEnhance.Color(p).enhance(1.8), r"more saturated", "size|blurred|black"),
 }
 
 
-SAME_SIZE = {"mirror", "turn-same", "darker"}
+SAME_SIZE = {"mirror", "turn-same", "darker", "blurred", "saturated"}
 
 
 @pytest.fixture(scope="module")

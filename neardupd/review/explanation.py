@@ -37,6 +37,12 @@ COLOUR_FROM = 8.0
 """Grey levels (0..255) of a mean change, a relative change of the grey-level spread, and grey levels
 of one channel's change beyond the brightness change, below which nothing is said."""
 CHANNELS = ("red", "green", "blue")
+SATURATION_FROM = 0.2
+SHARPNESS_FROM = 0.15
+"""Relative changes of colourfulness and of sharpness below which nothing is said (blur-a-little,
+measured 0.90, is not told; blur-a-lot, 0.59, is)."""
+GREY_LEFT = 0.1
+"""A copy keeping under a tenth of its original's colourfulness was turned black and white."""
 
 
 def original_side(details: Mapping) -> str:
@@ -70,7 +76,8 @@ def _from_original(details: Mapping, original: str) -> dict:
                  "pasted": details.get("contained_in"), "borders_original": details.get("borders_a"),
                  "borders_copy": details.get("borders_b"), "brightness": float(details.get("brightness", 0) or 0),
                  "contrast": float(details.get("contrast_ratio", 1) or 1),
-                 "colour": [float(v) for v in details.get("colour_shift") or (0, 0, 0)]}
+                 "colour": [float(v) for v in details.get("colour_shift") or (0, 0, 0)],
+                 "colourfulness": details.get("colourfulness_change"), "sharpness": details.get("sharpness_change")}
         return edit
     edit["quarters"] = quarters
     edit["rotation"] = -edit["rotation"]
@@ -80,8 +87,14 @@ def _from_original(details: Mapping, original: str) -> dict:
              "cut_from": details.get("contained_in"), "borders_original": details.get("borders_b"),
              "borders_copy": details.get("borders_a"), "brightness": -float(details.get("brightness", 0) or 0),
              "contrast": 1 / max(float(details.get("contrast_ratio", 1) or 1), 1e-6),
-             "colour": [-float(v) for v in details.get("colour_shift") or (0, 0, 0)]}
+             "colour": [-float(v) for v in details.get("colour_shift") or (0, 0, 0)],
+             "colourfulness": _inverse(details.get("colourfulness_change")),
+             "sharpness": _inverse(details.get("sharpness_change"))}
     return edit
+
+
+def _inverse(ratio: float | None) -> float | None:
+    return None if ratio is None else 1 / max(float(ratio), 1e-3)
 
 
 def _turns(edit: Mapping) -> list[str]:
@@ -195,10 +208,26 @@ def _tones(edit: Mapping) -> list[str]:
         parts.append(f"{'brighter' if brightness > 0 else 'darker'} by {abs(brightness):.0f} grey levels")
     if abs(edit["contrast"] - 1) >= CONTRAST_FROM:
         parts.append(f"{'more' if edit['contrast'] > 1 else 'less'} contrast ({(edit['contrast'] - 1) * 100:+.0f} %)")
+    parts += _saturation_and_sharpness(edit)
     shifts = [value - brightness for value in edit["colour"]]
     strongest = max(range(3), key=lambda channel: abs(shifts[channel]))
     if abs(shifts[strongest]) >= COLOUR_FROM:
         parts.append(f"colours shifted ({'more' if shifts[strongest] > 0 else 'less'} {CHANNELS[strongest]})")
+    return parts
+
+
+def _saturation_and_sharpness(edit: Mapping) -> list[str]:
+    parts = []
+    colourful = edit.get("colourfulness")
+    if colourful is not None and colourful < GREY_LEFT:
+        parts.append("turned black and white")
+    elif colourful is not None and abs(colourful - 1) >= SATURATION_FROM:
+        parts.append(f"{'more' if colourful > 1 else 'less'} saturated ({(colourful - 1) * 100:+.0f} %)")
+    sharp = edit.get("sharpness")
+    if sharp is not None and sharp <= 1 - SHARPNESS_FROM:
+        parts.append("blurred")
+    elif sharp is not None and sharp >= 1 + SHARPNESS_FROM:
+        parts.append("sharpened")
     return parts
 
 

@@ -262,14 +262,16 @@ class SqliteIndex:
     def picture(self, file_id: int) -> Picture:
         row = self._one(
             "SELECT s.thumb, s.thumb_size, s.contrast, s.content_left, s.content_top, s.content_right, "
-            "s.content_bottom, s.mean_r, s.mean_g, s.mean_b, f.width, f.height, f.size, k.data "
+            "s.content_bottom, s.mean_r, s.mean_g, s.mean_b, f.width, f.height, f.size, k.data, s.colourfulness, "
+            "s.sharpness "
             "FROM signatures AS s JOIN files AS f ON f.id = s.file_id LEFT JOIN features AS k ON k.file_id = f.id "
             "WHERE s.file_id = ?", (file_id,))
         if row is None:
             raise StoreError(self.path, f"no signature for file id {file_id}")
         thumb = np.frombuffer(row[0], dtype=np.uint8).reshape(row[1], row[1])
         found = features.unpack(row[13]) if row[13] is not None else None
-        return Picture(thumb, row[2], Box(*row[3:7]), (row[7], row[8], row[9]), row[10], row[11], row[12], found)
+        return Picture(thumb, row[2], Box(*row[3:7]), (row[7], row[8], row[9]), row[10], row[11], row[12], found,
+                       row[14], row[15])
 
     def pairs(self, min_score: float, kinds: tuple[str, ...] = ()) -> list[PairRow]:
         """Scored pairs with their paths, best first; files held as missing are left out (they are
@@ -315,9 +317,10 @@ class SqliteIndex:
             "width, height, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (display_path(path), path, size, mtime_ns, file_digest, pixel_digest, fmt, width, height, iso_time()))
         box = signature.content_box
-        self._run("INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  (file_id, to_signed(signature.phash), box.left, box.top, box.right, box.bottom,
-                   signature.contrast, *signature.mean_rgb, signature.thumb.shape[0], signature.thumb.tobytes()))
+        self._run("INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  (file_id, to_signed(signature.phash), box.left, box.top, box.right, box.bottom, signature.contrast,
+                   *signature.mean_rgb, signature.thumb.shape[0], signature.thumb.tobytes(), signature.colourfulness,
+                   signature.sharpness))
         rows = [(file_id, "content", form, value) for form, value in enumerate(signature.content_hashes)]
         rows += [(file_id, "window", form, value) for form, value in enumerate(signature.window_hashes)]
         rows += [(file_id, "rotation", form, value) for form, value in enumerate(signature.rotation_hashes)]
