@@ -5,7 +5,7 @@ two pictures and how they were aligned in, plain JSON values out). See README.md
 from __future__ import annotations
 
 from neardupd.confirm import Confirmation, content_aspect, differing_region, turn_point
-from neardupd.original import filled_corners, likely_original
+from neardupd.original import likely_original
 from neardupd.signature import Box, Picture
 
 
@@ -39,7 +39,7 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
             aspects=(content_aspect(a), content_aspect(b) if confirmation.transform % 4 < 2 else 1 / content_aspect(b)),
             bordered=(borders_a is not None, borders_b is not None), rotation=confirmation.rotation,
             part_of_other=(crop_b is not None, crop_a is not None),
-            filled=(filled_corners(a.thumb), filled_corners(b.thumb)),
+            thumbs=(a.thumb, b.thumb),
             grey=(_grey(a), _grey(b))),
         **_tone_changes(a, b),
     }
