@@ -58,13 +58,20 @@ def test_reopening_is_idempotent_and_a_newer_schema_is_refused(tmp_path):
     assert "upgrade neardupd" in str(caught.value)
 
 
-def test_non_utf8_file_names_are_indexed_and_matched(tmp_path, data):
+@pytest.fixture()
+def odd_names(tmp_path, data):
+    """A folder with a photo whose name is not UTF-8 and a copy of it: (folder, the odd name's bytes)."""
     folder = tmp_path / "photos"
     folder.mkdir()
     odd = os.path.join(os.fsencode(folder), b"caf\xe9-\xff.jpg")
     with open(odd, "wb") as out:
         out.write((data / "edits/aaa-orig.jpg").read_bytes())
     shutil.copy(data / "edits/high-contrast.jpg", folder / "contrast.jpg")
+    return folder, odd
+
+
+def test_non_utf8_file_names_are_indexed_and_matched(tmp_path, odd_names):
+    folder, odd = odd_names
     store, indexer = _indexer(tmp_path / "index.sqlite")
     with store, indexer:
         summary = indexer.scan([folder])
@@ -166,17 +173,12 @@ def test_integrity_and_foreign_keys_hold_after_a_scan(data_index):
     connection.close()
 
 
-def test_json_gives_the_exact_bytes_of_a_name_that_is_not_utf8(tmp_path, data, cli):
+def test_json_gives_the_exact_bytes_of_a_name_that_is_not_utf8(tmp_path, odd_names, cli):
     """A script can open the file `dupes --json` names, even when the name is not UTF-8."""
     import base64
     import json
 
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    odd = os.path.join(os.fsencode(folder), b"caf\xe9-\xff.jpg")
-    with open(odd, "wb") as out:
-        out.write((data / "edits/aaa-orig.jpg").read_bytes())
-    shutil.copy(data / "edits/high-contrast.jpg", folder / "contrast.jpg")
+    folder, odd = odd_names
     db = tmp_path / "index.sqlite"
     cli("scan", "--db", str(db), str(folder))
     pair = json.loads(cli("dupes", "--db", str(db), "--json").stdout)

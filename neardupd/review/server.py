@@ -33,7 +33,7 @@ from neardupd.config import Config
 from neardupd.review import views
 from neardupd.review.explanation import original_side, phrase
 from neardupd.review.plan import GroupPlan, exif_facts, plan
-from neardupd.store import Store, display_path, open_store
+from neardupd.store import PairRow, Store, display_path, open_store
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +90,20 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
             total=len(ordered), freed=sum(g.freed for g in ordered), first=(page - 1) * PER_PAGE)
         return HTMLResponse(body)
 
-    async def pair(request: Request) -> HTMLResponse:
-        first, second = request.path_params["a"], request.path_params["b"]
-        if first > second:  # one page per pair: the details run from the lower id (stored a) to the other
-            return RedirectResponse(f"/pair/{second}/{first}", status_code=308)
+    def _pair(first: int, second: int) -> tuple[list[tuple], PairRow, dict]:
+        """Both files of a pair and its details (from the stored a to b), or 404."""
         with store() as index:
             files = [_file(index, first), _file(index, second)]
             row = index.pair_of(first, second)
         if row is None:
             raise HTTPException(404, "these two files are no pair in the index")
-        details = {**json.loads(row.details), "transform": row.transform}
+        return files, row, {**json.loads(row.details), "transform": row.transform}
+
+    async def pair(request: Request) -> HTMLResponse:
+        first, second = request.path_params["a"], request.path_params["b"]
+        if first > second:  # one page per pair: the details run from the lower id (stored a) to the other
+            return RedirectResponse(f"/pair/{second}/{first}", status_code=308)
+        files, row, details = _pair(first, second)
         facts = [_facts(file_id, found) for file_id, found in ((first, files[0]), (second, files[1]))]
         body = templates.get_template("pair.html").render(
             a=first, b=second, facts=facts, score=row.score, kind=row.kind, words=phrase(details),
@@ -125,14 +129,9 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
 
     def _pair_image(request: Request, *, heat: bool) -> Response:
         first, second = request.path_params["a"], request.path_params["b"]
-        with store() as index:
-            files = [_file(index, first), _file(index, second)]
-            row = index.pair_of(first, second)
-        if row is None:
-            raise HTTPException(404, "these two files are no pair in the index")
-        details = {**json.loads(row.details), "transform": row.transform}
         if first > second:
             raise HTTPException(404, "a pair's pictures are named lower id first")
+        files, _, details = _pair(first, second)
         name = f"{files[0][-1].hex()}-{files[1][-1].hex()}-{'heat' if heat else 'aligned'}.jpg"
         data = views.cached(cache_folder, name)
         if data is None:
