@@ -15,12 +15,12 @@ import click
 from neardupd import health, report
 from neardupd.analyse import Analyser
 from neardupd.bench.commands import bench_group
-from neardupd.config import DATABASE_ENV, Config, default_database, load_config
+from neardupd.config import Config, load_config
 from neardupd.errors import ConfigError, NeardupError, StoreDamagedError
 from neardupd.indexer import Indexer
+from neardupd.options import db_option, indexed, with_database
 from neardupd.review.act import act_command, undo_command
 from neardupd.review.decide import decide_group
-from neardupd.review.html_report import write_report
 from neardupd.review.serve import serve_command
 from neardupd.rules import compare
 from neardupd.store import display_path, open_store, path_fields
@@ -28,15 +28,6 @@ from neardupd.store import display_path, open_store, path_fields
 EXIT_USAGE = 64
 EXIT_DATAERR = 65
 EXIT_CONFIG = 78
-
-
-def _config(ctx: click.Context, db: str | None) -> Config:
-    config: Config = ctx.obj["config"]
-    return config.replace(database=Path(db)) if db else config
-
-
-db_option = click.option("--db", type=click.Path(dir_okay=False), envvar=DATABASE_ENV,
-                         help=f"Index database [default: ${DATABASE_ENV} or {default_database()}].")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,7 +61,7 @@ def scan(ctx: click.Context, db: str | None, paths: Sequence[str]) -> None:
     Example:
         neardupd scan ~/Pictures /mnt/photos
     """
-    config = _config(ctx, db)
+    config = with_database(ctx, db)
     with open_store(config.database) as store:
         indexer = Indexer(store, config)
         try:
@@ -102,15 +93,15 @@ def dupes(ctx: click.Context, db: str | None, as_json: bool, min_score: float | 
         neardupd dupes --json --min-score 0.4 | jq .
         neardupd dupes --html copies.html
     """
-    config = _config(ctx, db)
-    if not config.database.exists():
-        raise click.ClickException(f"{config.database}: no index yet; run `neardupd scan FOLDER` first")
+    config = indexed(ctx, db)
     with open_store(config.database, readonly=True) as store:
         threshold = float(store.setting("match_threshold", str(config.match.threshold)) or 0)
         if min_score is None and set(kinds) == {"similar"}:  # scored under the threshold by design
             threshold = config.match.floor
         rows = store.pairs(threshold if min_score is None else min_score, kinds)
         if html:
+            from neardupd.review.html_report import write_report  # Jinja2 only for this
+
             shown = write_report(store, rows, config, Path(html))
             click.echo(f"{shown} group(s) written to {html}")
             return
@@ -161,9 +152,7 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
     Example:
         neardupd query ~/Downloads/IMG_1234.jpg
     """
-    config = _config(ctx, db)
-    if not config.database.exists():
-        raise click.ClickException(f"{config.database}: no index yet; run `neardupd scan FOLDER` first")
+    config = indexed(ctx, db)
     with open_store(config.database) as store:
         indexer = Indexer(store, config)
         floor = config.match.threshold if min_score is None else min_score
@@ -231,7 +220,7 @@ def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
 
     Exit status 0 when the daemon is running and healthy, 3 when it is not running.
     """
-    config = _config(ctx, db)
+    config = with_database(ctx, db)
     if not config.database.exists():
         raise click.ClickException(f"{config.database}: no index yet; start `neardupd run` or `neardupd scan`")
     with open_store(config.database, readonly=True) as store:
@@ -252,7 +241,7 @@ def errors_command(ctx: click.Context, db: str | None, as_json: bool) -> None:
         neardupd errors
         neardupd errors --json | jq -r .path
     """
-    config = _config(ctx, db)
+    config = with_database(ctx, db)
     with open_store(config.database, readonly=True) as store:
         rows = store.failures()
     for path, kind, message in rows:
@@ -277,7 +266,7 @@ def check_command(ctx: click.Context, db: str | None, sample: int) -> None:
 
     Exit status 0 when all is well, 1 when something is wrong (each problem is printed).
     """
-    config = _config(ctx, db)
+    config = with_database(ctx, db)
     if not config.database.exists():
         raise click.ClickException(f"{config.database}: no index yet")
     try:

@@ -31,6 +31,12 @@ def grown_aspect(aspect: float, degrees: float) -> float:
     return (aspect * cos + sin) / (aspect * sin + cos)
 
 
+def grown_canvas(aspect: float, degrees: float) -> float:
+    """How much (linear) the canvas of a picture of ``aspect`` grows when it is turned by ``degrees``."""
+    cos, sin = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
+    return math.sqrt((aspect * cos + sin) * (aspect * sin + cos) / aspect)
+
+
 def likely_original(*, pixels: tuple[int, int], sizes: tuple[int, int], aspects: tuple[float, float],
                     bordered: tuple[bool, bool], rotation: float, part_of_other: tuple[bool, bool] = (False, False),
                     contained: bool = False, thumbs: tuple[np.ndarray, np.ndarray] | None = None,

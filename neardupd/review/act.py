@@ -13,7 +13,8 @@ from pathlib import Path
 
 import click
 
-from neardupd.config import DATABASE_ENV, Config
+from neardupd.config import Config
+from neardupd.options import db_option, indexed
 from neardupd.review.plan import GroupPlan, plan
 from neardupd.review.quarantine import Journal, Move, Refused, check_unchanged, move, quarantine_path, undo
 from neardupd.store import Store, display_path, open_store, path_fields
@@ -44,14 +45,6 @@ def plan_text(plans: list[GroupPlan]) -> str:
     return "\n".join(lines)
 
 
-def _database(ctx: click.Context, db: str | None) -> tuple[Config, Path]:
-    config: Config = ctx.obj["config"]
-    database = (Path(db) if db else config.database).absolute()  # the journal's paths hold from anywhere
-    if not database.exists():
-        raise click.ClickException(f"{database}: no index yet; run `neardupd scan FOLDER` first")
-    return config, database
-
-
 def quarantine_folder(config: Config, database: Path) -> Path:
     return config.keep.quarantine if config.keep.quarantine != Path() else database.parent / "quarantine"
 
@@ -61,7 +54,7 @@ def journal_folder(database: Path) -> Path:
 
 
 @click.command(name="act")
-@click.option("--db", type=click.Path(dir_okay=False), envvar=DATABASE_ENV, help="Index database.")
+@db_option
 @click.option("--plan", "planned", is_flag=True, help="Say what the clean-up would do (nothing moves).")
 @click.option("--apply", "applied", is_flag=True, help="Move the copies into the quarantine (undo: `neardupd undo`).")
 @click.option("--link-exact", is_flag=True,
@@ -79,7 +72,8 @@ def act_command(ctx: click.Context, db: str | None, planned: bool, applied: bool
     """
     if planned == applied:
         raise click.UsageError("say --plan (what would happen) or --apply (do it)")
-    config, database = _database(ctx, db)
+    config = indexed(ctx, db)
+    database = config.database
     with open_store(database, readonly=planned) as store:
         threshold = float(store.setting("match_threshold", str(config.match.threshold)) or 0)
         plans = plan(store, store.pairs(threshold), config)
@@ -131,13 +125,13 @@ def _apply(store: Store, plans: list[GroupPlan], quarantine: Path, journals: Pat
 
 
 @click.command(name="undo")
-@click.option("--db", type=click.Path(dir_okay=False), envvar=DATABASE_ENV, help="Index database.")
+@db_option
 @click.option("--journal", "journal_path", type=click.Path(dir_okay=False, exists=True),
               help="The journal of the apply to undo [default: the latest].")
 @click.pass_context
 def undo_command(ctx: click.Context, db: str | None, journal_path: str | None) -> None:
     """Put back every file the last `neardupd act --apply` moved (even one that was interrupted)."""
-    _, database = _database(ctx, db)
+    database = indexed(ctx, db).database
     journal = Journal(Path(journal_path)) if journal_path else Journal.latest(journal_folder(database))
     if journal is None:
         raise click.ClickException(f"no journal in {journal_folder(database)}: nothing was applied")

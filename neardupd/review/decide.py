@@ -12,11 +12,10 @@ import itertools
 import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import click
 
-from neardupd.config import DATABASE_ENV, Config
+from neardupd.options import db_option, indexed
 from neardupd.store import Store, display_path, open_store
 
 WORDS = {"not_duplicate": "not a duplicate", "keep": "keep", "discard": "discard"}
@@ -40,14 +39,7 @@ def pairs_among(digests: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
 
 
 def _store(ctx: click.Context, db: str | None) -> Store:
-    config: Config = ctx.obj["config"]
-    database = Path(db) if db else config.database
-    if not database.exists():
-        raise click.ClickException(f"{database}: no index yet; run `neardupd scan FOLDER` first")
-    return open_store(database)
-
-
-db_option = click.option("--db", type=click.Path(dir_okay=False), envvar=DATABASE_ENV, help="Index database.")
+    return open_store(indexed(ctx, db).database)
 
 
 @click.group(name="decide")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from neardupd.original import GROWN_TOLERANCE, grown_aspect
+from neardupd.original import GROWN_TOLERANCE, grown_aspect, grown_canvas
 
 QUARTER_TURNS = {"none": 0, "rot90": 1, "rot180": 2, "rot270": 3}
 """Counter-clockwise quarter turns by which ``b`` is turned to look like ``a`` (``transform``)."""
@@ -147,7 +147,7 @@ def _size(edit: Mapping) -> list[str]:
     if abs(edit["rotation"]) >= 1 and (edit["pasted"] or edit.get("cut_from")):
         # the box is the turned photo's upright bounding box: larger than the photo, and of another shape
         shape = edit["sizes"][0][0] / max(edit["sizes"][0][1], 1) if edit["sizes"] else 1.0
-        scale, aspect = scale / _grown_canvas(shape, edit["rotation"]), 1.0
+        scale, aspect = scale / grown_canvas(shape, edit["rotation"]), 1.0
     elif abs(edit["rotation"]) >= 1:
         scale, aspect = _without_turned_canvas(scale, aspect, edit["rotation"], edit["sizes"])
     parts = []
@@ -169,9 +169,9 @@ def _without_turned_canvas(scale: float, aspect: float, degrees: float,
     if sizes is not None:  # which canvas grew is known: the one whose aspect a turn of the other gives
         original, copy = (width / max(height, 1) for width, height in sizes)
         if abs(math.log(copy / grown_aspect(original, degrees))) < GROWN_TOLERANCE:
-            return scale / _grown_canvas(original, degrees), 1.0
+            return scale / grown_canvas(original, degrees), 1.0
         if abs(math.log(original / grown_aspect(copy, degrees))) < GROWN_TOLERANCE:
-            return scale * _grown_canvas(copy, degrees), 1.0
+            return scale * grown_canvas(copy, degrees), 1.0
         return scale, aspect
     grown = _grown_by(aspect, degrees)
     if grown is not None:
@@ -180,20 +180,16 @@ def _without_turned_canvas(scale: float, aspect: float, degrees: float,
     return (scale * grown, 1.0) if grown is not None else (scale, aspect)
 
 
-def _grown_canvas(aspect: float, degrees: float) -> float:
-    """How much (linear) the canvas of a picture of ``aspect`` grows when it is turned by ``degrees``."""
-    cos, sin = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
-    return math.sqrt((aspect * cos + sin) * (aspect * sin + cos) / aspect)
-
-
 def _grown_by(aspect: float, degrees: float) -> float | None:
     """How much a turned picture's canvas grew (linear), if ``aspect`` is that of a grown canvas."""
     cos, sin = abs(math.cos(math.radians(degrees))), abs(math.sin(math.radians(degrees)))
     # aspect * r * (r sin + cos) = r cos + sin  ->  aspect sin r^2 + (aspect - 1) cos r - sin = 0
     a, b, c = aspect * sin, (aspect - 1) * cos, -sin
     ratio = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
-    grown = math.sqrt((ratio * cos + sin) * (ratio * sin + cos) / ratio)
-    return grown if 0.2 < ratio < 5 and grown > 1.001 else None
+    if not 0.2 < ratio < 5:
+        return None
+    grown = grown_canvas(ratio, degrees)
+    return grown if grown > 1.001 else None
 
 
 def _tones(edit: Mapping) -> list[str]:

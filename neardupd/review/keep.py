@@ -61,20 +61,18 @@ class Choice:
     """The rule that told the keeper from the others ("path order" if none did)."""
 
 
-def _value(rule: str) -> Callable[[Member], tuple]:
-    """Higher is better."""
-    values: Mapping[str, Callable[[Member], tuple]] = {
-        "decided": lambda m: ({"keep": 1, "discard": -1}.get(m.decision or "", 0),),
-        "protected": lambda m: (m.protected,),
-        "likely_original": lambda m: (m.evidence, m.links, round(m.alikeness, 6)),
-        "lossless": lambda m: (m.format.upper() in LOSSLESS,),
-        "pixels": lambda m: (m.width * m.height,),
-        "less_compressed": lambda m: (m.format.upper(), m.size / max(m.width * m.height, 1)),
-        "metadata": lambda m: (m.metadata,),
-        "earlier_capture": lambda m: (-(m.captured if m.captured is not None else m.mtime_ns / 1e9),),
-        "plain_name": lambda m: (not COPY_NAME.search(os.path.splitext(os.path.basename(m.path))[0]),),
-    }
-    return values[rule]
+VALUES: Mapping[str, Callable[[Member], tuple]] = {
+    "decided": lambda m: ({"keep": 1, "discard": -1}.get(m.decision or "", 0),),
+    "protected": lambda m: (m.protected,),
+    "likely_original": lambda m: (m.evidence, m.links, round(m.alikeness, 6)),
+    "lossless": lambda m: (m.format.upper() in LOSSLESS,),
+    "pixels": lambda m: (m.width * m.height,),
+    "less_compressed": lambda m: (m.format.upper(), m.size / max(m.width * m.height, 1)),
+    "metadata": lambda m: (m.metadata,),
+    "earlier_capture": lambda m: (-(m.captured if m.captured is not None else m.mtime_ns / 1e9),),
+    "plain_name": lambda m: (not COPY_NAME.search(os.path.splitext(os.path.basename(m.path))[0]),),
+}
+"""Each rule's value of a file: higher is better."""
 
 
 def keeper(members: Sequence[Member], order: Sequence[str] = RULES) -> Choice:
@@ -83,7 +81,7 @@ def keeper(members: Sequence[Member], order: Sequence[str] = RULES) -> Choice:
     for rule in order:
         if rule == "less_compressed" and len({m.format.upper() for m in left}) > 1:
             continue  # bytes per pixel only compare within one format
-        value = _value(rule)
+        value = VALUES[rule]
         best = max(value(m) for m in left)
         left = [m for m in left if value(m) == best]
         if len(left) == 1:

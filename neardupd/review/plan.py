@@ -22,6 +22,7 @@ from neardupd.config import Config
 from neardupd.files import open_regular
 from neardupd.review.explanation import original_side
 from neardupd.review.keep import Choice, Member, keeper
+from neardupd.review.quarantine import same_file
 from neardupd.store import PairRow, Store
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def _group_plan(store: Store, pairs: list[PairRow], config: Config, decided: dic
                               alike[path], tags, captured))
     choice = keeper(members, config.keep.order)
     moved = tuple(m for m in members if m.path != choice.keeper.path and m.decision != "keep" and not m.protected
-                  and not _same_inode(m.path, choice.keeper.path))  # a hard link to the kept file frees nothing
+                  and not same_file(m.path, choice.keeper.path))  # a hard link to the kept file frees nothing
     return GroupPlan(choice, moved, tuple(pairs))
 
 
@@ -144,9 +145,3 @@ def _exif_time(value: object) -> float | None:
 def _under(path: bytes, root: bytes) -> bool:
     return path == root or path.startswith(root.rstrip(b"/") + b"/")
 
-
-def _same_inode(first: bytes, second: bytes) -> bool:
-    try:
-        return os.path.samefile(first, second)
-    except OSError:
-        return False

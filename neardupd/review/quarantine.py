@@ -121,14 +121,7 @@ class Journal:
 
 def move(item: Move) -> None:
     """Move one file to its place in the quarantine (a copy, checked and flushed, across filesystems)."""
-    os.makedirs(os.path.dirname(item.target), exist_ok=True)
-    try:
-        os.link(item.source, item.target)  # never over an existing file: link fails if the target exists
-        os.unlink(item.source)
-    except OSError as err:
-        if err.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP):
-            raise
-        _copy_then_remove(item)
+    relocate(item.source, item.target, item.digest)
     if item.link_to is not None:
         try:  # the path keeps a name for the same bytes, at no cost in space
             os.link(item.link_to, item.source)
@@ -138,19 +131,30 @@ def move(item: Move) -> None:
     _pause()
 
 
-def _copy_then_remove(item: Move) -> None:
-    partial = item.target + b".part"
-    with open_regular(item.source) as source, open(partial, "xb") as target:
-        shutil.copyfileobj(source, target)
-        target.flush()
-        os.fsync(target.fileno())
-    shutil.copystat(item.source, partial)
-    if digest_of(partial) != item.digest:
+def relocate(source: bytes, target: bytes, digest: bytes) -> None:
+    """Give ``source``'s file the path ``target`` (never over an existing file): a new name for the
+    same inode on one filesystem; across filesystems a copy, flushed and checked against ``digest``
+    under a temporary name, then the original removed."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.link(source, target)  # link fails if the target exists
+        os.unlink(source)
+        return
+    except OSError as err:
+        if err.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP):
+            raise
+    partial = target + b".part"
+    with open_regular(source) as reader, open(partial, "xb") as writer:
+        shutil.copyfileobj(reader, writer)
+        writer.flush()
+        os.fsync(writer.fileno())
+    shutil.copystat(source, partial)
+    if digest_of(partial) != digest:
         os.unlink(partial)
-        raise OSError(f"{os.fsdecode(item.source)}: the copy in the quarantine does not match; left in place")
-    os.link(partial, item.target)
+        raise OSError(f"{os.fsdecode(source)}: the copy at {os.fsdecode(target)} does not match; left in place")
+    os.link(partial, target)
     os.unlink(partial)
-    os.unlink(item.source)
+    os.unlink(source)
 
 
 def undo(journal: Journal) -> tuple[int, list[str]]:
@@ -163,7 +167,7 @@ def undo(journal: Journal) -> tuple[int, list[str]]:
         if entry["from"] in undone:
             continue
         source, target, digest = _decode(entry["from"]), _decode(entry["to"]), bytes.fromhex(entry["digest"])
-        if entry.get("link_to") and os.path.lexists(target) and _same_file(source, _decode(entry["link_to"])):
+        if entry.get("link_to") and os.path.lexists(target) and same_file(source, _decode(entry["link_to"])):
             os.unlink(source)  # the hard link made in its place: the kept file itself stays
         outcome = _put_back(source, target, digest)
         if outcome not in (RESTORED, IN_PLACE):
@@ -178,7 +182,8 @@ def undo(journal: Journal) -> tuple[int, list[str]]:
 RESTORED, IN_PLACE = "restored", "in place"
 
 
-def _same_file(first: bytes, second: bytes) -> bool:
+def same_file(first: bytes, second: bytes) -> bool:
+    """Whether two paths name one file (a hard link, or the path itself); False if either is gone."""
     try:
         return os.path.samefile(first, second)
     except OSError:
@@ -187,8 +192,9 @@ def _same_file(first: bytes, second: bytes) -> bool:
 
 def _put_back(source: bytes, target: bytes, digest: bytes) -> str:
     """One file back at ``source`` from ``target``: RESTORED, IN_PLACE (it had not moved), or the problem."""
-    if os.path.lexists(target + b".part"):
-        os.unlink(target + b".part")  # a copy an interruption left half-made: the original is still in place
+    for partial in (target + b".part", source + b".part"):
+        if os.path.lexists(partial):  # a copy an interruption left half-made: its original is still in place
+            os.unlink(partial)
     if not os.path.lexists(target):
         return IN_PLACE if os.path.lexists(source) else f"{os.fsdecode(source)}: not in the quarantine either"
     if os.path.lexists(source):
@@ -198,15 +204,7 @@ def _put_back(source: bytes, target: bytes, digest: bytes) -> str:
         return f"{os.fsdecode(source)}: the path is taken by another file; {os.fsdecode(target)} left in the quarantine"
     if digest_of(target) != digest:
         return f"{os.fsdecode(target)}: changed in the quarantine; left there"
-    os.makedirs(os.path.dirname(source), exist_ok=True)
-    try:
-        os.link(target, source)
-        os.unlink(target)
-    except OSError as err:
-        if err.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP):
-            raise
-        shutil.copy2(target, source)
-        os.unlink(target)
+    relocate(target, source, digest)
     return RESTORED
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from pathlib import Path
 
 import click
 
-from neardupd.config import DATABASE_ENV, Config
+from neardupd.options import db_option, indexed
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ def is_loopback(host: str) -> bool:
 
 
 @click.command(name="serve")
-@click.option("--db", type=click.Path(dir_okay=False), envvar=DATABASE_ENV, help="Index database.")
+@db_option
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--public", is_flag=True, help="Allow an address other than this machine's own (no login!).")
@@ -39,10 +38,8 @@ def serve_command(ctx: click.Context, db: str | None, port: int, host: str, publ
     if not is_loopback(host) and not public:
         raise click.UsageError(f"--host {host} would show your photos to the network, without a login; "
                                "add --public if you mean it")
-    config: Config = ctx.obj["config"]
-    database = (Path(db) if db else config.database).absolute()
-    if not database.exists():
-        raise click.ClickException(f"{database}: no index yet; run `neardupd scan FOLDER` first")
+    config = indexed(ctx, db)
+    database = config.database
     import uvicorn
 
     from neardupd.review.server import create_app

@@ -17,14 +17,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from neardupd.confirm import DIHEDRAL_NAMES
 from neardupd.decode import normalise, read_stream
 from neardupd.files import open_regular
 from neardupd.signature import dihedral
 
 VIEW_SIDE = 480
 """Long side (pixels) of a pair view's pictures."""
-DIHEDRAL = {"none": 0, "mirror": 1, "rot90": 2, "rot90+mirror": 3, "rot180": 4, "rot180+mirror": 5,
-            "rot270": 6, "rot270+mirror": 7}
 
 
 def upright_rgb(path: bytes, side: int) -> np.ndarray:
@@ -61,7 +60,8 @@ def cached(cache: Path, name: str, make: bytes | None = None) -> bytes | None:
 
 def aligned(a: np.ndarray, b: np.ndarray, details: Mapping) -> np.ndarray:
     """B turned, cropped or placed as the details say, at A's size: the same scene where A shows it."""
-    form = DIHEDRAL.get(str(details.get("transform", "none")), 0)
+    name = str(details.get("transform", "none"))
+    form = DIHEDRAL_NAMES.index(name) if name in DIHEDRAL_NAMES else 0
     b = dihedral(b)[form] if b.ndim == 2 else np.stack([dihedral(b[..., c])[form] for c in range(3)], axis=-1)
     if abs(details.get("rotation", 0) or 0) >= 1:  # b is turned by this much counter-clockwise: turn it back
         height, width = b.shape[:2]

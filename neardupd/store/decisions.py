@@ -54,11 +54,8 @@ class Decided(SqliteIndex):
 
     def paths_with_digest(self, digests: Sequence[bytes]) -> dict[bytes, list[bytes]]:
         """The indexed paths of each digest (an exact copy has several; a deleted file none)."""
-        found: dict[bytes, list[bytes]] = {digest: [] for digest in digests}
-        for digest in digests:
-            found[digest] = [row[0] for row in self._all(
-                "SELECT path_bytes FROM files WHERE file_digest = ? ORDER BY path_bytes", (digest,))]
-        return found
+        return {digest: [row[0] for row in self._all(
+            "SELECT path_bytes FROM files WHERE file_digest = ? ORDER BY path_bytes", (digest,))] for digest in digests}
 
     def file_facts(self, paths: Sequence[bytes]) -> dict[bytes, tuple[int, int, int, str, int, bytes]]:
         """(size, width, height, format, mtime_ns, file_digest) of each indexed path."""
