@@ -37,7 +37,7 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
         "likely_original": likely_original(
             pixels=(a.width * a.height, b.width * b.height), sizes=(a.size, b.size),
             aspects=(content_aspect(a), content_aspect(b) if confirmation.transform % 4 < 2 else 1 / content_aspect(b)),
-            bordered=(borders_a is not None, borders_b is not None), rotation=confirmation.rotation,
+            bordered=(1 - a.content_box.area, 1 - b.content_box.area), rotation=confirmation.rotation,
             part_of_other=(crop_b is not None, crop_a is not None),
             thumbs=(a.thumb, b.thumb),
             grey=(_grey(a), _grey(b))),

@@ -2,13 +2,18 @@
 
 Pixels alone cannot always tell: a re-saturated copy has the size of its original. The rules, in order:
 
-1. the one without added borders (a padded copy has bars the original lacks);
-2. the one the other is a part of (a crop, or a photo pasted whole into a screenshot: the larger one is the copy);
-3. of a pair turned by an angle that is not a quarter turn, the one whose canvas did not grow to
+1. a photo pasted whole into a bigger picture (a screenshot, a background: ``contained``, told from a
+   crop by the seam round it, see :func:`pasted_seam`);
+2. the one with less added border (a padded copy has bars the original lacks; a photo's own flat
+   edge, a strip of sky, is on both sides and cancels out);
+3. the one the other is a part of (a crop: the larger one is the original);
+4. of a pair turned by an angle that is not a quarter turn, the one whose canvas did not grow to
    hold the turned corners (a 12° turned copy of a 1600 x 1004 photo is 1774 x 1315: larger, but the copy);
-4. the colour one, of a colour picture and a black-and-white one;
-5. more pixels;
-6. more bytes.
+5. the colour one, of a colour picture and a black-and-white one;
+6. more pixels;
+7. more bytes.
+
+A group of more than two copies tells more than its pairs: see :func:`departure`.
 
 >>> grown_aspect(1600 / 1004, 12.0) > 1.34
 True
@@ -17,12 +22,24 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from neardupd.confirm import DIHEDRAL_NAMES
+from neardupd.signature import Picture, dihedral
+
+BORDER_MARGIN = 0.04
+"""How much more of a picture's area (fraction) must be uniform border to call it the padded one."""
+
 GROWN_TOLERANCE = 0.03
 """How near (in log aspect) a picture's aspect must be to a turned canvas's to be taken for one."""
+
+
+def border_area(sides: Sequence[float] | None) -> float:
+    """The fraction of a picture's area in borders of these ``[left, top, right, bottom]`` widths."""
+    left, top, right, bottom = sides or (0.0, 0.0, 0.0, 0.0)
+    return 1 - max(0.0, 1 - left - right) * max(0.0, 1 - top - bottom)
 
 
 def grown_aspect(aspect: float, degrees: float) -> float:
@@ -38,20 +55,20 @@ def grown_canvas(aspect: float, degrees: float) -> float:
 
 
 def likely_original(*, pixels: tuple[int, int], sizes: tuple[int, int], aspects: tuple[float, float],
-                    bordered: tuple[bool, bool], rotation: float, part_of_other: tuple[bool, bool] = (False, False),
+                    bordered: tuple[float, float], rotation: float, part_of_other: tuple[bool, bool] = (False, False),
                     contained: bool = False, thumbs: tuple[np.ndarray, np.ndarray] | None = None,
                     grey: tuple[bool | None, bool | None] = (None, None)) -> str:
     """``"a"`` or ``"b"``. ``pixels``, ``sizes`` (bytes), ``aspects`` (of the contents, b's after
-    undoing a quarter turn), ``bordered`` (uniform borders), ``part_of_other`` (a crop of the
-    other) of a and b; ``rotation``: degrees b is turned from a besides quarter turns;
+    undoing a quarter turn), ``bordered`` (the fraction of the area in uniform borders),
+    ``part_of_other`` (a crop of the other) of a and b; ``rotation``: degrees b is turned from a besides quarter turns;
     ``contained``: a lies whole inside b (a photo in a screenshot); ``thumbs``: both pictures' thumbs,
     to see whether a turned picture's corners are filled (see :func:`filled_corners`; looked at only
     for a turned pair whose shapes fit a grown canvas: 30 us a thumb, on every pair judged, was 10 %
     of the judging)."""
-    if bordered[0] != bordered[1]:
-        return "b" if bordered[0] else "a"
     if contained:
         return "a"
+    if abs(bordered[0] - bordered[1]) >= BORDER_MARGIN:
+        return "b" if bordered[0] > bordered[1] else "a"
     if part_of_other[0] != part_of_other[1]:
         return "b" if part_of_other[0] else "a"
     if abs(rotation) >= 1:
@@ -104,3 +121,48 @@ def pasted_seam(thumb: np.ndarray, box: Sequence[float]) -> bool:
         beside = np.median(np.concatenate([steps[edge - 3:edge - 1], steps[edge:edge + 2]]))
         ratios.append(across / max(beside, 0.5))
     return bool(ratios) and float(np.median(ratios)) >= SEAM
+
+
+TURN_STEP = 0.2
+"""What a quarter turn or mirror adds to a departure: no pixel is lost, but it is an edit made."""
+
+
+def departure(a: Picture, b: Picture, details: Mapping, score: float) -> float:
+    """How far apart two confirmed copies are, as a sum of what was changed between them: their
+    pattern (grey thumbs standardised and aligned, for pairs that show the whole picture both sides),
+    turns, colour, brightness, contrast, aspect, sharpness, and what the pair's ``score`` lost.
+
+    Symmetric. Among a group of copies the original is the one the others departed from: copies
+    changed in different ways are further from each other than from it (see neardupd/review/plan.py).
+    """
+    whole = not (details.get("crop") or details.get("crop_of_b") or details.get("contained_in")
+                 or details.get("perspective") or abs(details.get("rotation", 0) or 0) >= 1)
+    if whole:
+        form = DIHEDRAL_NAMES.index(str(details.get("transform", "none")))
+        pattern = float(np.sqrt(np.mean((_standard(a.thumb) - _standard(dihedral(b.thumb)[form])) ** 2)))
+    else:
+        pattern = 5 * (1 - score)  # no whole-picture alignment: the score's loss stands for it
+    turned = TURN_STEP if details.get("transform", "none") != "none" else 0.0
+    return pattern + turned + (1 - score) + _tone_distance(a, b, details)
+
+
+def _tone_distance(a: Picture, b: Picture, details: Mapping) -> float:
+    luma = abs(_luma(a.mean_rgb) - _luma(b.mean_rgb)) / 200
+    contrast = 0.3 * abs(math.log((a.contrast + 1) / (b.contrast + 1)))
+    aspect = abs(math.log(float(details.get("aspect_change", 1.0) or 1.0)))
+    colour = sharp = 0.0
+    if a.colourfulness is not None and b.colourfulness is not None:
+        colour = 0.3 * abs(math.log((a.colourfulness + 2) / (b.colourfulness + 2)))
+    one_scale = sorted((a.width, a.height)) == sorted((b.width, b.height))
+    if a.sharpness is not None and b.sharpness is not None and one_scale:
+        sharp = 0.1 * abs(math.log((a.sharpness + 1) / (b.sharpness + 1)))  # comparable at one scale only
+    return luma + contrast + aspect + colour + sharp
+
+
+def _standard(thumb: np.ndarray) -> np.ndarray:
+    values = thumb.astype(np.float32)
+    return (values - values.mean()) / max(float(values.std()), 1.0)
+
+
+def _luma(rgb: Sequence[float]) -> float:
+    return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]

@@ -137,7 +137,7 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, part_differs: 
         return Scored(min(aligned, thumbs.score, settings.unaligned_cap), kind, thumbs.transform_name, details)
     if alignment.another_shot and thumbs.score < SETTLED:  # thumbs this alike settle a copy
         kind, details = changes.explain(a, b, thumbs)
-        details |= _geometry_details(alignment, b)
+        details |= _geometry_details(alignment, a, b)
         return Scored(min(max(aligned, thumbs.score), settings.unaligned_cap), "similar", "none", details)
     if framed:  # the thumbs see mostly the frame: the keypoints alone decide
         thumbs = confirm.Confirmation(0.0, thumbs.transform, thumbs.block_scores)
@@ -150,7 +150,7 @@ def verdict(a: Picture, b: Picture, thumbs: confirm.Confirmation, part_differs: 
     if aligned >= thumbs.score:
         found = _as_confirmation(alignment, aligned)
         kind, details = changes.explain(a, b, found)
-        details |= _geometry_details(alignment, b)
+        details |= _geometry_details(alignment, a, b)
         return Scored(aligned, "modified" if kind == "near" and _moved(alignment) else kind,
                       found.transform_name, details)
     vetoed = (part_differs or framed) and alignment.agreement < settings.min_agreement \
@@ -301,7 +301,7 @@ def _as_confirmation(alignment: geometry.Alignment, score: float) -> confirm.Con
                                 rotation=round(((angle - 90 * quarter) + 180) % 360 - 180, 1))
 
 
-def _geometry_details(alignment: geometry.Alignment, b: Picture) -> dict:
+def _geometry_details(alignment: geometry.Alignment, a: Picture, b: Picture) -> dict:
     """What only the keypoints know: where A lies inside B, perspective, and how sure."""
     inside = alignment.box_of_a_in_b()
     details: dict = {"aligned_by": "keypoints", "inliers": alignment.inliers,
@@ -313,6 +313,10 @@ def _geometry_details(alignment: geometry.Alignment, b: Picture) -> dict:
         # pasted into a screenshot or onto a background (a seam round it): that one is the copy; else A
         # is a crop of B, the original
         details["likely_original"] = "a" if pasted_seam(b.thumb, inside) else "b"
+    else:
+        holds = alignment.box_of_b_in_a()
+        if (holds[2] - holds[0]) * (holds[3] - holds[1]) < 0.9 and pasted_seam(a.thumb, holds):
+            details["likely_original"] = "b"  # the same seen from the other side: B pasted into A
     return details
 
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -47,6 +49,36 @@ def test_apply_then_undo_gives_back_every_file_byte_for_byte(library, cli):
     assert _state(folder) == before
     cli("scan", "--db", str(db), str(folder))
     assert len(cli("dupes", "--db", str(db), "--json").stdout.splitlines()) >= 3
+
+
+@pytest.fixture()
+def other_filesystem(tmp_path):
+    """A folder on another filesystem than the library's (/dev/shm, a tmpfs), removed afterwards."""
+    shm = "/dev/shm"
+    if not os.path.isdir(shm) or not os.access(shm, os.W_OK) or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("no writable folder on another filesystem than the test's tmp dir")
+    folder = tempfile.mkdtemp(prefix="neardupd-quarantine-", dir=shm)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_quarantine_on_another_filesystem_is_copied_checked_and_undone(library, cli, tmp_path, other_filesystem):
+    """A move between filesystems is a copy checked against the digest, then the removal: both ways."""
+    folder, db = library
+    before = _state(folder)
+    config = tmp_path / "elsewhere.toml"
+    config.write_text(f'[keep]\nquarantine = "{other_filesystem}"\n')
+    plan = json.loads(cli("--config", str(config), "act", "--plan", "--json", "--db", str(db)).stdout)
+    applied = cli("--config", str(config), "act", "--apply", "--db", str(db))
+    assert "3 file(s) moved" in applied.stdout and sorted(_state(folder)) == ["orig.jpg"]
+    for path in plan["move"]:
+        moved = os.path.join(other_filesystem, path.lstrip("/"))
+        assert os.stat(moved).st_dev != os.stat(folder).st_dev
+        digest = hashlib.sha256(pathlib.Path(moved).read_bytes()).hexdigest()
+        assert (digest, os.stat(moved).st_mtime_ns) == before[os.path.relpath(path, folder)]
+    undone = cli("--config", str(config), "undo", "--db", str(db))
+    assert "3 file(s) put back" in undone.stdout and _state(folder) == before
+    assert not any(os.path.isfile(os.path.join(other_filesystem, path.lstrip("/"))) for path in plan["move"])
 
 
 def test_a_file_changed_since_it_was_indexed_is_refused(library, cli):

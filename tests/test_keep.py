@@ -12,7 +12,7 @@ from neardupd.review.keep import Member, keeper
 
 
 def _member(name: str, **facts) -> Member:
-    base = {"size": 100_000, "width": 800, "height": 600, "format": "JPEG", "mtime_ns": 0}
+    base = {"size": 100_000, "width": 800, "height": 600, "format": "JPEG", "mtime_ns": 0, "departure": 1.0}
     return Member(name.encode(), **{**base, **facts})
 
 
@@ -22,7 +22,7 @@ def test_each_rule_decides_when_the_ones_before_it_tie():
         ({"decision": "keep"}, "decided"),
         ({"protected": True}, "protected"),
         ({"evidence": 2}, "likely_original"),
-        ({"links": 3}, "likely_original"),
+        ({"departure": 0.5}, "likely_original"),
         ({"format": "PNG"}, "lossless"),
         ({"width": 1600, "height": 1200}, "pixels"),
         ({"size": 200_000}, "less_compressed"),
@@ -74,3 +74,28 @@ def test_act_plan_keeps_the_original_and_moves_nothing(library, cli, tmp_path):
     config.write_text('[keep]\norder = ["pixels", "sharpest"]\n')
     refused = cli("--config", str(config), "act", "--plan", "--db", str(db), check=False)
     assert refused.returncode == 78 and "sharpest" in refused.stderr
+
+
+def test_same_size_copies_keep_the_photo_they_departed_from(tmp_path, data, cli):
+    """A mirror, a darker copy and a captioned copy of one photo: the same pixels, format and kind of
+    name, and the copies saved with more bytes. Only what was changed tells them apart: each copy is
+    further from the others than from the photo it was made from."""
+    from PIL import Image, ImageDraw, ImageEnhance
+
+    folder = tmp_path / "same-size"
+    folder.mkdir()
+    photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
+    photo.save(folder / "z-photo.jpg", quality=85)  # last in path order, fewest bytes
+    photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "a-mirror.jpg", quality=95)
+    ImageEnhance.Brightness(photo).enhance(0.75).save(folder / "b-darker.jpg", quality=95)
+    captioned = photo.copy()
+    draw = ImageDraw.Draw(captioned)
+    width, height = captioned.size
+    draw.rectangle((0, int(height * 0.8), width, height), fill=(250, 250, 250))
+    draw.text((width * 0.05, height * 0.83), "SUMMER 2019  " * 4, fill=(10, 10, 10), font_size=height // 12)
+    captioned.save(folder / "c-caption.jpg", quality=95)
+    db = tmp_path / "index.sqlite"
+    cli("scan", "--db", str(db), str(folder))
+    plans = [json.loads(line) for line in cli("act", "--plan", "--json", "--db", str(db)).stdout.splitlines()]
+    assert len(plans) == 1 and len(plans[0]["move"]) == 3, plans
+    assert plans[0]["keep"].endswith("/z-photo.jpg") and plans[0]["rule"] == "likely_original", plans

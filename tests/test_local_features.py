@@ -89,6 +89,8 @@ def test_photo_inside_a_screenshot_is_found_with_its_box(analyse, photo, other):
     box = ",".join(f"{v:.2f}" for v in found.details["contained_in"])
     assert found.details["likely_original"] == "a"
     assert f"pasted into a larger picture, at {box} of it" in describe(found.transform, found.details)
+    reverse = compare(analyse(_screenshot(photo, other), "shot"), analyse(photo, "orig"), Config())
+    assert reverse.score >= THRESHOLD and reverse.details["likely_original"] == "b", reverse.details  # either order
 
 
 def test_a_35_degree_turn_is_found_with_its_angle(analyse, photo):

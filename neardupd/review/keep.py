@@ -6,9 +6,9 @@ Pure: facts about the files in, a choice and the deciding rule out. The rules (b
 * ``decided``: a file a person marked keep, never one marked discard (``neardupd decide``);
 * ``protected``: files under ``[keep] protected`` folders;
 * ``likely_original``: the file its pairs name the original where the pixels show it (borders added,
-  a crop, a photo pasted into a screenshot, a turn's grown canvas, fewer pixels), then the one the
-  others were made from: linked to the most files, most alike to them all (copies departing from
-  one original in different ways are less alike to each other than to it);
+  a crop, a photo pasted into a screenshot, a turn's grown canvas, fewer pixels, black and white),
+  weighed against how far it is from the others: copies departing from one original in different
+  ways are further from each other than from it;
 * ``lossless``: RAW or lossless (PNG, TIFF, ...) over lossy (JPEG, WebP, HEIC);
 * ``pixels``: more pixels;
 * ``less_compressed``: more bytes per pixel in the same format;
@@ -32,6 +32,13 @@ LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "PPM", "GIF", "DNG", "CR2", "NEF", "
 COPY_NAME = re.compile(rb"(copy|kopie|edited|bearbeitet|\(\d+\)|[-_ ]\d{1,2}$|~\d+$)", re.IGNORECASE)
 
 
+EVIDENCE = 0.5
+"""What a pair whose pixels name a file the original weighs against departures: a pair can be
+misread (a padded copy with noise in its borders reads as a crop), so a file the copies departed
+from least can outweigh one such pair (bench-dev, benchmarks/keeper.py: 0.5 kept more originals
+than 0.2 or 2, and than the pairs deciding first)."""
+
+
 @dataclass(frozen=True)
 class Member:
     """A file of a group, with what the rules read."""
@@ -46,9 +53,9 @@ class Member:
     protected: bool = False
     evidence: int = 0
     """Pairs naming it the original by what their pixels show, minus pairs naming it the copy."""
-    links: int = 0
-    alikeness: float = 0.0
-    """The sum of its pairs' scores within the group."""
+    departure: float = 0.0
+    """How far it is from the group's other files, summed (see neardupd/review/plan.py): least for
+    the original the copies departed from in their different ways."""
     metadata: int = 0
     captured: float | None = None
     """Unix time of capture (EXIF), if known."""
@@ -64,7 +71,7 @@ class Choice:
 VALUES: Mapping[str, Callable[[Member], tuple]] = {
     "decided": lambda m: ({"keep": 1, "discard": -1}.get(m.decision or "", 0),),
     "protected": lambda m: (m.protected,),
-    "likely_original": lambda m: (m.evidence, m.links, round(m.alikeness, 6)),
+    "likely_original": lambda m: (round(EVIDENCE * m.evidence - m.departure, 6),),
     "lossless": lambda m: (m.format.upper() in LOSSLESS,),
     "pixels": lambda m: (m.width * m.height,),
     "less_compressed": lambda m: (m.format.upper(), m.size / max(m.width * m.height, 1)),

@@ -20,12 +20,16 @@ from PIL import Image
 
 from neardupd.config import Config
 from neardupd.files import open_regular
+from neardupd.original import BORDER_MARGIN, border_area, departure
 from neardupd.review.explanation import original_side
 from neardupd.review.keep import Choice, Member, keeper
 from neardupd.review.quarantine import same_file
 from neardupd.store import PairRow, Store
 
 log = logging.getLogger(__name__)
+
+GREY_CHANGE = 0.1
+"""A colourfulness ratio below this (or above its inverse) is a picture turned black and white."""
 
 DATE_TAKEN = 0x9003  # EXIF DateTimeOriginal
 EXIF_IFD = 0x8769
@@ -76,48 +80,58 @@ def plan(store: Store, rows: Sequence[PairRow], config: Config) -> list[GroupPla
 def _group_plan(store: Store, pairs: list[PairRow], config: Config, decided: dict[bytes, str]) -> GroupPlan:
     paths = sorted({path for row in pairs for path in (row.a, row.b)})
     facts = store.file_facts(paths)
-    evidence, links, alike = _originality(pairs)
+    evidence, apart = _originality(store, pairs, paths)
     protected = [os.fsencode(os.path.abspath(os.path.expanduser(root))) for root in config.keep.protected]
     members = []
     for path in paths:
         size, width, height, fmt, mtime_ns, digest = facts[path]
         tags, captured = exif_facts(path)
         members.append(Member(path, size, width, height, fmt, mtime_ns, decided.get(digest),
-                              any(_under(path, root) for root in protected), evidence[path], links[path],
-                              alike[path], tags, captured))
+                              any(_under(path, root) for root in protected), evidence[path], apart[path],
+                              tags, captured))
     choice = keeper(members, config.keep.order)
     moved = tuple(m for m in members if m.path != choice.keeper.path and m.decision != "keep" and not m.protected
                   and not same_file(m.path, choice.keeper.path))  # a hard link to the kept file frees nothing
     return GroupPlan(choice, moved, tuple(pairs))
 
 
-def _originality(pairs: Sequence[PairRow]) -> tuple[Counter, Counter, Counter]:
-    """Per file: the pairs naming it the original where the pixels show it, minus those naming it the
-    copy; how many pairs it has; the sum of their scores."""
+UNLINKED = 0.6
+"""The departure counted for a file of the group not paired with (too changed to be matched)."""
+
+
+def _originality(store: Store, pairs: Sequence[PairRow], paths: Sequence[bytes]) -> tuple[Counter, dict[bytes, float]]:
+    """Per file: the pairs naming it the original where the pixels show it, minus those naming it
+    the copy; and its departure from the rest of the group: the mean measured departure
+    (:func:`neardupd.original.departure`) to the files it is paired with, over all the others,
+    :data:`UNLINKED` for each it is not paired with."""
+    ids = store.file_ids(paths)
+    pictures = {path: store.picture(ids[path], with_features=False) for path in paths}
     evidence: Counter = Counter()
-    links: Counter = Counter()
-    alike: Counter = Counter()
+    apart: dict[bytes, list[float]] = {path: [] for path in paths}
     for row in pairs:
         details = json.loads(row.details)
-        links[row.a] += 1
-        links[row.b] += 1
-        alike[row.a] += row.score
-        alike[row.b] += row.score
         if _shown(details):
             original, copy = (row.a, row.b) if original_side(details) == "a" else (row.b, row.a)
             evidence[original] += 1
             evidence[copy] -= 1
-    return evidence, links, alike
+        distance = departure(pictures[row.a], pictures[row.b], details, row.score)
+        apart[row.a].append(distance)
+        apart[row.b].append(distance)
+    others = len(paths) - 1
+    return evidence, {path: (sum(d) / len(d) * others if d else 0.0) + UNLINKED * (others - len(d))
+                      for path, d in apart.items()}
 
 
 def _shown(details: dict) -> bool:
     """Whether the pixels show which is the copy (not only which file is larger in bytes)."""
     sizes = details.get("size_a"), details.get("size_b")
     pixels = [size[0] * size[1] for size in sizes] if all(sizes) else [0, 0]
-    return bool((details.get("borders_a") is None) != (details.get("borders_b") is None)
+    colour = details.get("colourfulness_change")
+    return bool(abs(border_area(details.get("borders_a")) - border_area(details.get("borders_b"))) >= BORDER_MARGIN
                 or details.get("contained_in") or details.get("crop") or details.get("crop_of_b")
                 or abs(details.get("rotation", 0) or 0) >= 1
-                or abs(pixels[0] - pixels[1]) > 0.02 * max(pixels))
+                or abs(pixels[0] - pixels[1]) > 0.02 * max(pixels)
+                or (colour is not None and not GREY_CHANGE < colour < 1 / GREY_CHANGE))
 
 
 def exif_facts(path: bytes) -> tuple[int, float | None]:

@@ -259,11 +259,13 @@ class SqliteIndex:
                                                          (features.prefix_bytes(count),)):
                 yield file_id, features.unpack(data)
 
-    def picture(self, file_id: int) -> Picture:
+    def picture(self, file_id: int, *, with_features: bool = True) -> Picture:
+        """A file's stored picture; without its keypoints (the bulk of it) if not ``with_features``."""
+        tones = "s.colourfulness, s.sharpness" if self.version >= 6 else "NULL, NULL"  # read-only: older too
+        keypoints = "k.data" if with_features else "NULL"
         row = self._one(
             "SELECT s.thumb, s.thumb_size, s.contrast, s.content_left, s.content_top, s.content_right, "
-            "s.content_bottom, s.mean_r, s.mean_g, s.mean_b, f.width, f.height, f.size, k.data, s.colourfulness, "
-            "s.sharpness "
+            f"s.content_bottom, s.mean_r, s.mean_g, s.mean_b, f.width, f.height, f.size, {keypoints}, {tones} "
             "FROM signatures AS s JOIN files AS f ON f.id = s.file_id LEFT JOIN features AS k ON k.file_id = f.id "
             "WHERE s.file_id = ?", (file_id,))
         if row is None:
