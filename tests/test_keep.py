@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from neardupd.review.keep import Member, keeper
+from neardupd.review.keep import Choice, Member, keeper
 
 
 def _member(name: str, **facts) -> Member:
@@ -41,6 +41,13 @@ def test_a_copy_like_name_is_kept_last_and_the_order_is_configurable():
     big_copy = _member("copy.jpg", width=1600, height=1200, decision="discard")
     assert keeper([big_copy, _member("orig.jpg")]).keeper.path == b"orig.jpg"  # a person's word first
     assert keeper([big_copy, _member("orig.jpg")], ["pixels", "decided"]).keeper.path == b"copy.jpg"
+
+
+def test_a_camera_shape_outweighs_a_small_departure_but_not_a_large_one():
+    stretched = _member("a-stretched.jpg", width=870, height=552)  # 1.58:1, no camera's; more pixels
+    photo = _member("z-photo.jpg", departure=1.2)  # 4:3
+    assert keeper([stretched, photo]) == Choice(photo, "likely_original")
+    assert keeper([stretched, _member("z-photo.jpg", departure=2.0)]).keeper == stretched
 
 
 def test_bytes_per_pixel_only_compare_within_one_format():

@@ -95,15 +95,11 @@ def _group_plan(store: Store, pairs: list[PairRow], config: Config, decided: dic
     return GroupPlan(choice, moved, tuple(pairs))
 
 
-UNLINKED = 0.6
-"""The departure counted for a file of the group not paired with (too changed to be matched)."""
-
-
 def _originality(store: Store, pairs: Sequence[PairRow], paths: Sequence[bytes]) -> tuple[Counter, dict[bytes, float]]:
     """Per file: the pairs naming it the original where the pixels show it, minus those naming it
     the copy; and its departure from the rest of the group: the mean measured departure
-    (:func:`neardupd.original.departure`) to the files it is paired with, over all the others,
-    :data:`UNLINKED` for each it is not paired with."""
+    (:func:`neardupd.original.departure`) to the files it is paired with, over all the others; a
+    file it is not paired with was too changed to be matched: as far as the group's farthest pair."""
     ids = store.file_ids(paths)
     pictures = {path: store.picture(ids[path], with_features=False) for path in paths}
     evidence: Counter = Counter()
@@ -118,7 +114,8 @@ def _originality(store: Store, pairs: Sequence[PairRow], paths: Sequence[bytes])
         apart[row.a].append(distance)
         apart[row.b].append(distance)
     others = len(paths) - 1
-    return evidence, {path: (sum(d) / len(d) * others if d else 0.0) + UNLINKED * (others - len(d))
+    unlinked = max((distance for found in apart.values() for distance in found), default=0.0)
+    return evidence, {path: (sum(d) / len(d) * others if d else 0.0) + unlinked * (others - len(d))
                       for path, d in apart.items()}
 
 
