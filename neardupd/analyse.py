@@ -22,6 +22,7 @@ from neardupd.config import Config, decoded_pixel_limit
 from neardupd.decode import Loaded, check_header, grey_detail, normalise, read_stream
 from neardupd.features import EMPTY, Features
 from neardupd.files import SNIFF_BYTES, open_regular
+from neardupd.metadata import Metadata
 from neardupd.signature import Picture, Signature
 
 WHOLE_READ_LIMIT = 64 * 1024 * 1024
@@ -42,6 +43,7 @@ class Analysed:
     mirrored: Features = EMPTY
     """Local features of the content's mirror image: only searched with, never stored (a mirrored
     copy is found from whichever of the two pictures comes second)."""
+    metadata: Metadata = Metadata()
 
     @property
     def features(self) -> Features:
@@ -111,7 +113,8 @@ class Analyser:
         sig = signature.compute(decoded.pixels)
         plain, mirrored = features.extract_both(self._keypoint_view(read, decoded.detail, sig.content_box))
         picture = Picture.from_signature(sig, decoded.width, decoded.height, read.size, plain)
-        return Analysed(read.path, read.digest, decoded.pixel_digest, sig, picture, decoded.format, mirrored)
+        return Analysed(read.path, read.digest, decoded.pixel_digest, sig, picture, decoded.format, mirrored,
+                        decoded.metadata)
 
     def _keypoint_view(self, read: Read, detail: np.ndarray | None, box: signature.Box) -> features.View:
         """The view (of the grayscale inside ``box``) keypoints are found on. A small photo in a big

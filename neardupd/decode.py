@@ -20,9 +20,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from neardupd import metadata
 from neardupd.errors import DecodeError
 from neardupd.features import shrunk
 from neardupd.files import SNIFF_BYTES, looks_like_image, open_regular
+from neardupd.metadata import Metadata
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class Decoded:
     pixel_digest: bytes
     detail: np.ndarray | None = None
     """Upright grayscale at most ``detail_size`` on its long side (local features), if asked for."""
+    metadata: Metadata = Metadata()
+    """What its EXIF header says (tags, capture time)."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -121,7 +125,8 @@ def normalise(loaded: Loaded, work_size: int = 256, detail_size: int = 0) -> Dec
         width, height = height, width
     rgb = _upright_rgb(image, orientation)
     detail = _grey(rgb, detail_size) if detail_size else None
-    return Decoded(shrunk(rgb, work_size), width, height, str(image.format), _pixel_digest(rgb), detail)
+    return Decoded(shrunk(rgb, work_size), width, height, str(image.format), _pixel_digest(rgb), detail,
+                   metadata.of_image(image))
 
 
 def grey_detail(loaded: Loaded, detail_size: int) -> np.ndarray:

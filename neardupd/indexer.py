@@ -155,7 +155,7 @@ class Indexer:
             self.forget(work.known_id)
         sig, picture = item.signature, item.picture
         file_id = self.store.add_file(work.path, work.size, work.mtime_ns, item.file_digest, item.pixel_digest,
-                                      item.format, picture.width, picture.height, sig, picture.features)
+                                      item.format, picture.width, picture.height, sig, picture.features, item.metadata)
         for found in matches:
             if found.other is not None and found.other != work.known_id:
                 self.store.add_match(found.other, file_id, found)

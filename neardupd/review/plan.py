@@ -2,13 +2,12 @@
 the files that would go to the quarantine. Nothing is moved here (see ``neardupd act``).
 
 Groups are the connected pairs of ``dupes``; each file's facts come from the index (size, pixels,
-format) and, for the metadata and capture-date rules, from its EXIF header, read from regular
-files only.
+format, EXIF tags and capture date, thumb); only a file indexed before schema 7 has its EXIF header
+read again (a regular file only).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 import os
@@ -16,10 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image
-
+from neardupd import metadata
 from neardupd.config import Config
-from neardupd.files import open_regular
 from neardupd.original import BORDER_MARGIN, border_area, departure
 from neardupd.review.explanation import original_side
 from neardupd.review.keep import Choice, Member, keeper
@@ -31,8 +28,6 @@ log = logging.getLogger(__name__)
 GREY_CHANGE = 0.1
 """A colourfulness ratio below this (or above its inverse) is a picture turned black and white."""
 
-DATE_TAKEN = 0x9003  # EXIF DateTimeOriginal
-EXIF_IFD = 0x8769
 
 
 @dataclass(frozen=True)
@@ -84,11 +79,11 @@ def _group_plan(store: Store, pairs: list[PairRow], config: Config, decided: dic
     protected = [os.fsencode(os.path.abspath(os.path.expanduser(root))) for root in config.keep.protected]
     members = []
     for path in paths:
-        size, width, height, fmt, mtime_ns, digest = facts[path]
-        tags, captured = exif_facts(path)
-        members.append(Member(path, size, width, height, fmt, mtime_ns, decided.get(digest),
-                              any(_under(path, root) for root in protected), evidence[path], apart[path],
-                              tags, captured))
+        found = facts[path]
+        known = found.metadata or metadata.of_file(path)  # indexed before schema 7: read it now
+        members.append(Member(path, found.size, found.width, found.height, found.format, found.mtime_ns,
+                              decided.get(found.file_digest), any(_under(path, root) for root in protected),
+                              evidence[path], apart[path], known.tags, known.captured))
     choice = keeper(members, config.keep.order)
     moved = tuple(m for m in members if m.path != choice.keeper.path and m.decision != "keep" and not m.protected
                   and not same_file(m.path, choice.keeper.path))  # a hard link to the kept file frees nothing
@@ -129,28 +124,6 @@ def _shown(details: dict) -> bool:
                 or abs(details.get("rotation", 0) or 0) >= 1
                 or abs(pixels[0] - pixels[1]) > 0.02 * max(pixels)
                 or (colour is not None and not GREY_CHANGE < colour < 1 / GREY_CHANGE))
-
-
-def exif_facts(path: bytes) -> tuple[int, float | None]:
-    """(number of EXIF tags, capture time) from the file's header; (0, None) if it has none or
-    cannot be read (a regular file only: never a FIFO or a device)."""
-    try:
-        with open_regular(path) as handle, Image.open(handle) as image:
-            exif = image.getexif()
-            taken = exif.get_ifd(EXIF_IFD).get(DATE_TAKEN) if exif else None
-            count = len(exif) + len(exif.get_ifd(EXIF_IFD)) if exif else 0
-    except (OSError, ValueError, SyntaxError) as err:
-        log.debug("%s: no EXIF read (%s)", os.fsdecode(path), err)
-        return 0, None
-    return count, _exif_time(taken)
-
-
-def _exif_time(value: object) -> float | None:
-    try:
-        moment = datetime.datetime.strptime(str(value).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=datetime.UTC).timestamp()  # local time of the camera: compared as is
 
 
 def _under(path: bytes, root: bytes) -> bool:

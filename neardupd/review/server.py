@@ -29,11 +29,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from neardupd import metadata
 from neardupd.config import Config
 from neardupd.review import views
 from neardupd.review.explanation import original_side, phrase
-from neardupd.review.plan import GroupPlan, exif_facts, plan
-from neardupd.store import PairRow, Store, display_path, open_store
+from neardupd.review.plan import GroupPlan, plan
+from neardupd.store import FileFacts, PairRow, Store, display_path, open_store
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
             total=len(ordered), freed=sum(g.freed for g in ordered), first=(page - 1) * PER_PAGE)
         return HTMLResponse(body)
 
-    def _pair(first: int, second: int) -> tuple[list[tuple], PairRow, dict]:
+    def _pair(first: int, second: int) -> tuple[list[FileFacts], PairRow, dict]:
         """Both files of a pair and its details (from the stored a to b), or 404."""
         with store() as index:
             files = [_file(index, first), _file(index, second)]
@@ -116,8 +117,8 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
         if side not in THUMB_SIDES:
             raise HTTPException(404, f"thumbnails are {THUMB_SIDES} pixels")
         with store() as index:
-            path, *_, digest = _file(index, file_id)
-        name = f"{digest.hex()}-{side}.jpg"
+            found = _file(index, file_id)
+        path, name = found.path, f"{found.file_digest.hex()}-{side}.jpg"
         data = views.cached(cache_folder, name) or views.cached(cache_folder, name, views.jpeg(_read(path, side)))
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
 
@@ -132,10 +133,10 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
         if first > second:
             raise HTTPException(404, "a pair's pictures are named lower id first")
         files, _, details = _pair(first, second)
-        name = f"{files[0][-1].hex()}-{files[1][-1].hex()}-{'heat' if heat else 'aligned'}.jpg"
+        name = f"{files[0].file_digest.hex()}-{files[1].file_digest.hex()}-{'heat' if heat else 'aligned'}.jpg"
         data = views.cached(cache_folder, name)
         if data is None:
-            a, b = _read(files[0][0], VIEW), _read(files[1][0], VIEW)
+            a, b = _read(files[0].path, VIEW), _read(files[1].path, VIEW)
             shown = views.aligned(a, b, details)
             data = views.cached(cache_folder, name, views.jpeg(views.heat_map(a, shown, details.get(
                 "differing_region")) if heat else shown))
@@ -147,7 +148,7 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
         decision = str(form.get("decision", ""))
         ids = [_int(str(form.get(name, ""))) for name in ("a", "b") if form.get(name)]
         with store(readonly=False) as index:
-            digests = [_file(index, file_id)[-1] for file_id in ids]
+            digests = [_file(index, file_id).file_digest for file_id in ids]
             with index.transaction():
                 if decision == "not_duplicate" and len(digests) == 2:
                     index.decide_pair(decision, *digests)
@@ -171,7 +172,7 @@ def _int(text: str) -> int:
         raise HTTPException(400, f"not a number: {text!r}") from err
 
 
-def _file(index: Store, file_id: int) -> tuple[bytes, int, int, int, str, int, bytes]:
+def _file(index: Store, file_id: int) -> FileFacts:
     found = index.file_by_id(file_id)
     if found is None:
         raise HTTPException(404, "no such file in the index")
@@ -185,12 +186,12 @@ def _read(path: bytes, side: int):
         raise HTTPException(404, f"{display_path(path)} cannot be read now ({err})") from err
 
 
-def _facts(file_id: int, found: tuple) -> dict:
-    path, size, width, height, fmt, mtime_ns, _ = found
-    tags, captured = exif_facts(path)
-    return {"id": file_id, "path": display_path(path), "name": os.path.basename(display_path(path)),
-            "size": size, "width": width, "height": height, "format": fmt, "tags": tags,
-            "captured": _when(captured), "modified": _when(mtime_ns / 1e9)}
+def _facts(file_id: int, found: FileFacts) -> dict:
+    known = found.metadata or metadata.of_file(found.path)
+    shown = display_path(found.path)
+    return {"id": file_id, "path": shown, "name": os.path.basename(shown), "size": found.size,
+            "width": found.width, "height": found.height, "format": found.format, "tags": known.tags,
+            "captured": _when(known.captured), "modified": _when(found.mtime_ns / 1e9)}
 
 
 def _when(seconds: float | None) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from neardupd.store.rows import PairRow, iso_time
+from neardupd.metadata import Metadata
+from neardupd.store.rows import FileFacts, PairRow, iso_time
 from neardupd.store.sqlite import SqliteIndex
 
 FILE_DECISIONS = ("keep", "discard")
@@ -57,15 +58,20 @@ class Decided(SqliteIndex):
         return {digest: [row[0] for row in self._all(
             "SELECT path_bytes FROM files WHERE file_digest = ? ORDER BY path_bytes", (digest,))] for digest in digests}
 
-    def file_facts(self, paths: Sequence[bytes]) -> dict[bytes, tuple[int, int, int, str, int, bytes]]:
-        """(size, width, height, format, mtime_ns, file_digest) of each indexed path."""
-        facts = {}
-        for path in paths:
-            row = self._one("SELECT size, width, height, format, mtime_ns, file_digest FROM files "
-                            "WHERE path_bytes = ?", (path,))
-            if row is not None:
-                facts[path] = (row[0], row[1], row[2], row[3], row[4], row[5])
-        return facts
+    def file_facts(self, paths: Sequence[bytes]) -> dict[bytes, FileFacts]:
+        """The facts of each indexed path."""
+        found = (self._facts("path_bytes = ?", path) for path in paths)
+        return {facts.path: facts for facts in found if facts is not None}
+
+    def _facts(self, where: str, key: object) -> FileFacts | None:
+        metadata = "exif_tags, captured" if self.version >= 7 else "NULL, NULL"  # read-only: older too
+        row = self._one(f"SELECT path_bytes, size, width, height, format, mtime_ns, file_digest, {metadata} "
+                        f"FROM files WHERE {where}", (key,))
+        if row is None:
+            return None
+        path, size, width, height, fmt, mtime_ns, digest, tags, captured = row
+        return FileFacts(path, size, width, height, fmt, mtime_ns, digest,
+                         Metadata(tags, captured) if tags is not None else None)
 
     def review_state(self) -> tuple:
         """A value that changes whenever files, pairs or decisions do (the review page's plans are
@@ -85,11 +91,9 @@ class Decided(SqliteIndex):
                 ids[path] = int(row[0])
         return ids
 
-    def file_by_id(self, file_id: int) -> tuple[bytes, int, int, int, str, int, bytes] | None:
-        """(path, size, width, height, format, mtime_ns, file_digest) of an indexed file, or None."""
-        row = self._one("SELECT path_bytes, size, width, height, format, mtime_ns, file_digest FROM files "
-                        "WHERE id = ? AND missing_since IS NULL", (file_id,))
-        return (row[0], row[1], row[2], row[3], row[4], row[5], row[6]) if row else None
+    def file_by_id(self, file_id: int) -> FileFacts | None:
+        """The facts of an indexed file on disk, or None."""
+        return self._facts("id = ? AND missing_since IS NULL", file_id)
 
     def pair_of(self, first: int, second: int) -> PairRow | None:
         """The scored pair of two files (in either order), with ``a`` the lower id as stored."""

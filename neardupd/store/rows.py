@@ -6,6 +6,8 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from neardupd.metadata import Metadata
+
 
 @dataclass(frozen=True)
 class FileRow:
@@ -17,6 +19,21 @@ class FileRow:
     pixel_digest: bytes
     has_features: bool = True
     """False for a file indexed before schema 4: it is decoded once more for its local features."""
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the review shows of an indexed file and the keep-best rules read."""
+
+    path: bytes
+    size: int
+    width: int
+    height: int
+    format: str
+    mtime_ns: int
+    file_digest: bytes
+    metadata: Metadata | None
+    """EXIF tags and capture time; None for a file indexed before schema 7 (read from the file)."""
 
 
 @dataclass(frozen=True)

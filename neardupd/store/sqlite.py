@@ -1,4 +1,4 @@
-"""The SQLite index: opening, migrations, transactions, translated errors, and the index's tables.
+"""The SQLite index: migrations, transactions and the index's tables (opening it: connection.py).
 
 One writer connection per process, in WAL mode with foreign keys on; every write goes through
 :meth:`SqliteIndex.transaction` (``BEGIN IMMEDIATE`` ... ``COMMIT``). The schema lives in numbered
@@ -15,22 +15,23 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
 from neardupd import features
-from neardupd.errors import SchemaTooNewError, StoreDamagedError, StoreError, StoreFullError
+from neardupd.errors import SchemaTooNewError, StoreError
 from neardupd.features import Features
+from neardupd.metadata import Metadata
 from neardupd.pairs import Scored
 from neardupd.signature import Box, Picture, Signature, to_signed, to_unsigned
+from neardupd.store.connection import file_identity, translate
 from neardupd.store.rows import FileRow, PairRow, display_path, iso_time
 
 log = logging.getLogger(__name__)
@@ -59,31 +60,6 @@ def load_migrations(folder: Path | None = None) -> list[tuple[int, str]]:
     return [(version, path.read_text(encoding="utf-8")) for version, path in found]
 
 
-def translate(err: sqlite3.Error, path: str) -> StoreError:
-    """An SQLite error as a StoreError saying what to check."""
-    name = getattr(err, "sqlite_errorname", "")
-    text = str(err)
-    if name.startswith("SQLITE_FULL") or "disk is full" in text:
-        folder = os.path.dirname(os.path.abspath(path))
-        try:
-            free = f"{shutil.disk_usage(folder).free / 1e6:.1f} MB free"
-        except OSError:
-            free = "free space unknown"
-        return StoreFullError(path, f"database disk full: free space on {folder} ({free})")
-    if name.startswith("SQLITE_NOTADB") or "not a database" in text:
-        return StoreError(path, "not a neardupd index (not an SQLite database at all); check --db or $NEARDUPD_DB")
-    if name.startswith("SQLITE_CORRUPT") or "malformed" in text:
-        return StoreDamagedError(path, f"the database is damaged ({text}); `neardupd check` lists what is damaged; "
-                          "restore a backup, or move it aside to index afresh")
-    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")) or "readonly" in text or "unable to open" in text:
-        return StoreError(path, f"cannot use the database ({text}); check the permissions of the file and its "
-                          "folder: reading a database that a daemon has open in WAL mode needs its -shm file, "
-                          "or a folder where it can be made")
-    if name.startswith(("SQLITE_IOERR", "SQLITE_PROTOCOL")):
-        return StoreError(path, f"the database cannot be read or written ({text}); check the disk")
-    return StoreError(path, f"database error ({text})")
-
-
 class SqliteIndex:
     """The index database: files, signatures, hashes, matches, errors. Use :func:`open_store`."""
 
@@ -91,7 +67,7 @@ class SqliteIndex:
         self.connection = connection
         self.path = path
         self.readonly = readonly
-        self._identity = _identity(path)
+        self._identity = file_identity(path)
 
     # --- life ------------------------------------------------------------------------------
 
@@ -105,7 +81,7 @@ class SqliteIndex:
         with contextlib.suppress(sqlite3.Error):
             self.connection.close()
 
-    def __enter__(self) -> SqliteIndex:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -151,7 +127,7 @@ class SqliteIndex:
 
     def still_in_place(self) -> bool:
         """Whether the database file at ``path`` is still the one opened (not deleted or replaced)."""
-        return self._identity is not None and _identity(self.path) == self._identity
+        return self._identity is not None and file_identity(self.path) == self._identity
 
     @property
     def version(self) -> int:
@@ -313,11 +289,12 @@ class SqliteIndex:
 
     def add_file(self, path: bytes, size: int, mtime_ns: int, file_digest: bytes, pixel_digest: bytes,
                  fmt: str, width: int, height: int, signature: Signature,
-                 local: features.Features | None = None) -> int:
+                 local: features.Features | None = None, metadata: Metadata | None = None) -> int:
         file_id = self._run(
-            "INSERT INTO files (path, path_bytes, size, mtime_ns, file_digest, pixel_digest, format, "
-            "width, height, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (display_path(path), path, size, mtime_ns, file_digest, pixel_digest, fmt, width, height, iso_time()))
+            "INSERT INTO files (path, path_bytes, size, mtime_ns, file_digest, pixel_digest, format, width, height, "
+            "indexed_at, exif_tags, captured) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (display_path(path), path, size, mtime_ns, file_digest, pixel_digest, fmt, width, height, iso_time(),
+             *((metadata.tags, metadata.captured) if metadata else (None, None))))
         box = signature.content_box
         self._run("INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   (file_id, to_signed(signature.phash), box.left, box.top, box.right, box.bottom, signature.contrast,
@@ -363,38 +340,3 @@ class SqliteIndex:
             "transform = excluded.transform, details = excluded.details",
             (a, b, round(match.score, 4), match.kind, match.transform,
              json.dumps(match.details, sort_keys=True), iso_time()))
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
-
-
-def connect(path: str, *, readonly: bool) -> sqlite3.Connection:
-    """An SQLite connection set up as neardupd uses it (WAL for a writer, busy timeout, foreign keys)."""
-    try:
-        if readonly:
-            if not os.path.isfile(path):
-                raise StoreError(path, "no index here; run `neardupd scan FOLDER` or `neardupd run` first")
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                                         check_same_thread=False)
-        else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA busy_timeout = 10000")
-        if not readonly:
-            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise StoreError(path, f"cannot switch the database to WAL mode (it stays {mode})")
-            connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute("PRAGMA foreign_keys = ON")
-        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the header: fails early
-    except sqlite3.Error as err:
-        raise translate(err, path) from err
-    except OSError as err:
-        raise StoreError(path, f"cannot open the database ({err.strerror}); check the path and its "
-                         "permissions") from err
-    return connection

@@ -9,9 +9,10 @@ import os
 from collections.abc import Iterable
 
 from neardupd.errors import StoreError
+from neardupd.store.connection import connect
 from neardupd.store.decisions import Decided
 from neardupd.store.rows import PendingRow, RootRow, UnderRow, display_path, iso_time
-from neardupd.store.sqlite import connect, load_migrations
+from neardupd.store.sqlite import load_migrations
 
 _PATH_TABLES = ("errors", "quarantine", "pending")
 _OLDEST_READABLE = 2

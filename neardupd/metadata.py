@@ -1,0 +1,64 @@
+"""What a picture's EXIF header says that the keep-best rules read: how many tags it has, and when
+it was taken (pure: a Pillow image in, values out; :func:`of_file` opens regular files only).
+
+>>> Metadata().tags, Metadata().captured
+(0, None)
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+from dataclasses import dataclass
+
+from PIL import Image
+
+from neardupd.files import open_regular
+
+log = logging.getLogger(__name__)
+
+DATE_TAKEN = 0x9003
+"""EXIF DateTimeOriginal."""
+
+EXIF_IFD = 0x8769
+
+
+@dataclass(frozen=True)
+class Metadata:
+    tags: int = 0
+    """EXIF tags in the picture's header and its Exif IFD (0: none)."""
+    captured: float | None = None
+    """DateTimeOriginal as Unix seconds: the camera's local time read as UTC (cameras say no zone)."""
+
+
+def of_image(image: Image.Image) -> Metadata:
+    """The metadata of an opened image; none if its EXIF block cannot be read."""
+    try:
+        exif = image.getexif()
+        inner = exif.get_ifd(EXIF_IFD) if exif else {}
+    except Exception as err:  # noqa: BLE001 - any broken EXIF block means "no metadata"
+        log.debug("no EXIF read (%s)", err)
+        return Metadata()
+    return Metadata(len(exif) + len(inner), _exif_time(inner.get(DATE_TAKEN)) if exif else None)
+
+
+def of_file(path: bytes) -> Metadata:
+    """The metadata in a file's header (a regular file only: never a FIFO or a device); none if it
+    cannot be read."""
+    try:
+        with open_regular(path) as handle, Image.open(handle) as image:
+            return of_image(image)
+    except (OSError, ValueError, SyntaxError) as err:
+        log.debug("%s: no EXIF read (%s)", os.fsdecode(path), err)
+        return Metadata()
+
+
+def _exif_time(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.datetime.strptime(str(value).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=datetime.UTC).timestamp()
