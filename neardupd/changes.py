@@ -4,9 +4,12 @@ two pictures and how they were aligned in, plain JSON values out). See README.md
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
+
 from neardupd.confirm import Confirmation, content_aspect, differing_region, turn_point
-from neardupd.original import likely_original
-from neardupd.signature import Box, Picture
+from neardupd.original import likely_original, standardised
+from neardupd.signature import Box, Picture, dihedral
 
 
 def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below: float = 0.3) -> tuple[str, dict]:
@@ -19,6 +22,8 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
         else content_aspect(b) * content_aspect(a)
     region = _in_frame_of_a(differing_region(confirmation.block_scores, differ_below), confirmation)
     crop_a, crop_b = _region(confirmation.region_a), _region(confirmation.region_b)
+    if region is None and crop_a is None and crop_b is None and confirmation.rotation == 0:
+        region = overlaid_region(a.thumb, dihedral(b.thumb)[confirmation.transform])
     details: dict = {
         "transform": confirmation.transform_name,
         "crop": crop_a,
@@ -46,6 +51,37 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
     modified = (confirmation.transform != 0 or region is not None or abs(aspect - 1) > 0.05
                 or borders_a != borders_b or crop_a is not None or crop_b is not None or confirmation.rotation != 0)
     return ("modified" if modified else "near"), details
+
+
+OVERLAY_STEP = 2.5
+"""How many times the typical block's difference a block must differ by to be part of an overlay."""
+
+OVERLAY_FLOOR = 0.3
+"""...and at least this much (mean absolute difference of the standardised thumbs): a copy changed all
+over (noise, a new JPEG) has no block standing out."""
+
+
+def overlaid_region(thumb_a: np.ndarray, thumb_b: np.ndarray, *, grid: int = 8) -> list[float] | None:
+    """Where B, aligned on A (both thumbs of the whole picture), has something A has not, or the
+    reverse: an emoji, a logo, a caption. The box (fractions of A) of the largest patch of touching
+    blocks whose difference stands out from the picture's typical block, or None.
+
+    The blocks' correlations miss what keeps a block's pattern (a logo over a like texture); on
+    bench-dev's one-edit copies this finds 42 of 46 logos (30 before), 29 of 36 emoji (19), 10 of 48
+    captions (3: text is thinner than a thumb's pixel), and a region on 8 of 356 copies with none."""
+    difference = cv2.GaussianBlur(np.abs(standardised(thumb_a) - standardised(thumb_b)), (0, 0), 1.0)
+    side = difference.shape[0] // grid
+    blocks = difference[:side * grid, :side * grid].reshape(grid, side, grid, side).mean(axis=(1, 3))
+    standing = blocks > max(OVERLAY_STEP * float(np.median(blocks)), OVERLAY_FLOOR)
+    if np.count_nonzero(standing) < 2:
+        return None
+    count, _, stats, _ = cv2.connectedComponentsWithStats(standing.astype(np.uint8), connectivity=8)
+    largest = max(range(1, count), key=lambda label: stats[label, cv2.CC_STAT_AREA])
+    if stats[largest, cv2.CC_STAT_AREA] < 2:  # a lone block is an edge, not an overlay
+        return None
+    left, top, width, height = (int(v) for v in stats[largest, :4])
+    return [round(left / grid, 3), round(top / grid, 3), round((left + width) / grid, 3),
+            round((top + height) / grid, 3)]
 
 
 def _in_frame_of_a(region: list[float] | None, confirmation: Confirmation) -> list[float] | None:

@@ -139,7 +139,7 @@ def departure(a: Picture, b: Picture, details: Mapping, score: float) -> float:
                  or details.get("perspective") or abs(details.get("rotation", 0) or 0) >= 1)
     if whole:
         form = DIHEDRAL_NAMES.index(str(details.get("transform", "none")))
-        pattern = float(np.sqrt(np.mean((_standard(a.thumb) - _standard(dihedral(b.thumb)[form])) ** 2)))
+        pattern = float(np.sqrt(np.mean((standardised(a.thumb) - standardised(dihedral(b.thumb)[form])) ** 2)))
     else:
         pattern = 5 * (1 - score)  # no whole-picture alignment: the score's loss stands for it
     turned = TURN_STEP if details.get("transform", "none") != "none" else 0.0
@@ -159,7 +159,8 @@ def _tone_distance(a: Picture, b: Picture, details: Mapping) -> float:
     return luma + contrast + aspect + colour + sharp
 
 
-def _standard(thumb: np.ndarray) -> np.ndarray:
+def standardised(thumb: np.ndarray) -> np.ndarray:
+    """A thumb as float32 with mean 0 and standard deviation 1 (a flat one is not blown up)."""
     values = thumb.astype(np.float32)
     return (values - values.mean()) / max(float(values.std()), 1.0)
 

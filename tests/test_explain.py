@@ -94,3 +94,48 @@ def test_a_logo_is_located_in_a_crop_stored_before_its_original(explained):
     region = details["differing_region"]  # in the frame of a: the crop
     assert _overlaps(region, _in_crop(LOGO))
     assert (region[2] - region[0]) * (region[3] - region[1]) < 0.3
+
+
+def _emoji(picture: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """A yellow face drawn over ``box`` (left, top, right, bottom), as emoji overlays are."""
+    from PIL import ImageDraw
+
+    marked = picture.copy()
+    draw = ImageDraw.Draw(marked)
+    left, top, right, bottom = box
+    size = right - left
+    draw.ellipse(box, fill=(250, 200, 40))
+    for eye in (0.25, 0.6):
+        draw.ellipse((left + size * eye, top + size * 0.3, left + size * (eye + 0.15), top + size * 0.45),
+                     fill=(230, 40, 60))
+    draw.chord((left + size * 0.25, top + size * 0.45, right - size * 0.25, bottom - size * 0.2), 0, 180,
+               fill=(90, 30, 20))
+    return marked
+
+
+def test_a_small_overlay_on_a_small_picture_is_located_and_plain_edits_have_none(data, tmp_path):
+    """On a 480 x 320 picture the thumbs' block correlations miss an emoji; where the aligned thumbs
+    differ far more than elsewhere finds it. A mirror or a darker copy has no such region."""
+    from PIL import ImageEnhance
+
+    from neardupd.analyse import Analyser
+    from neardupd.rules import compare
+
+    photo = Image.open(data / "camera/iphone_hdr_NO.jpg").convert("RGB").resize((480, 320))
+    copies = {"emoji": _emoji(photo, (200, 120, 280, 200)), "mirror": photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+              "darker": ImageEnhance.Brightness(photo).enhance(0.8)}
+    photo.save(tmp_path / "photo.jpg", quality=90)
+    analyser = Analyser(Config())
+    try:
+        original = analyser.analyse(bytes(tmp_path / "photo.jpg"))
+        found = {}
+        for name, picture in copies.items():
+            picture.save(tmp_path / f"{name}.jpg", quality=90)
+            found[name] = compare(original, analyser.analyse(bytes(tmp_path / f"{name}.jpg")), Config())
+    finally:
+        analyser.close()
+    region = found["emoji"].details["differing_region"]
+    assert region is not None and _overlaps(region, (200 / 480, 120 / 320, 280 / 480, 200 / 320)), region
+    assert (region[2] - region[0]) * (region[3] - region[1]) <= 0.1, region
+    assert found["mirror"].details["differing_region"] is None
+    assert found["darker"].details["differing_region"] is None

@@ -71,6 +71,8 @@ def _loaded(driver, element) -> bool:
 
 def test_a_pair_is_seen_side_by_side_and_said_not_a_duplicate_once(server, browser, cli, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
 
     url, folder, db = server
     browser.get(url + "/")
@@ -86,6 +88,7 @@ def test_a_pair_is_seen_side_by_side_and_said_not_a_duplicate_once(server, brows
     crop_link = next(link for text, link in links.items() if "crop.jpg" in text)
     pair_url = crop_link.get_attribute("href")
     crop_link.click()
+    WebDriverWait(browser, 30).until(expected_conditions.url_contains("/pair/"))
     for name in ("a", "b", "heat"):
         image = browser.find_element(By.ID, name)
         deadline = time.monotonic() + 30
@@ -95,7 +98,9 @@ def test_a_pair_is_seen_side_by_side_and_said_not_a_duplicate_once(server, brows
     assert "cropped to the part" in browser.find_element(By.ID, "words").text
     browser.save_screenshot(str(tmp_path / "pair-view.png"))
     assert (tmp_path / "pair-view.png").stat().st_size > 10_000
-    browser.find_element(By.ID, "not-duplicate").click()
+    not_duplicate = browser.find_element(By.ID, "not-duplicate")
+    not_duplicate.click()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(not_duplicate))  # the decision is in
     cli("scan", "--db", str(db), str(folder))  # a rescan does not bring it back
     browser.get(url + "/")
     hrefs = [link.get_attribute("href") for link in browser.find_elements(By.CSS_SELECTOR, "a.pair-link")]
@@ -139,3 +144,29 @@ def test_dupes_html_is_one_self_contained_page(edited_library, browser, cli, tmp
     images = browser.find_elements(By.TAG_NAME, "img")
     assert len(images) == 3 and all(_loaded(browser, image) for image in images)
     assert "cropped to the part" in browser.find_element(By.TAG_NAME, "body").text
+
+
+def test_a_group_is_decided_from_the_list_a_file_kept_or_none_a_copy(server, browser, cli):
+    """"keep this one" makes a copy the kept file (chosen by decided); "none of these are copies" says
+    it of every pair of the group, which then leaves the page and `dupes`."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def click_and_wait(button) -> None:  # a click returns before the next page is there
+        button.click()
+        WebDriverWait(browser, 30).until(expected_conditions.staleness_of(button))
+
+    url, folder, db = server
+    browser.get(url + "/")
+    half = next(form for form in browser.find_elements(By.CSS_SELECTOR, ".file")
+                if "half.jpg" in form.text).find_element(By.CSS_SELECTOR, "button.keep-this")
+    click_and_wait(half)
+    header = browser.find_element(By.CSS_SELECTOR, ".group div").text
+    assert "keep half.jpg" in header and "(chosen by decided)" in header, header
+    plan = json.loads(cli("act", "--plan", "--json", "--db", str(db)).stdout)
+    assert plan["keep"].endswith("/half.jpg") and plan["rule"] == "decided"
+    click_and_wait(browser.find_element(By.CSS_SELECTOR, "button.not-copies"))
+    assert browser.find_element(By.ID, "empty").text == "No copies found."
+    assert cli("dupes", "--db", str(db)).stdout.strip() == "no copies found"
+    assert "keep" in cli("decide", "list", "--db", str(db)).stdout  # the file decision stays

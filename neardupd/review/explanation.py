@@ -230,7 +230,22 @@ def _saturation_and_sharpness(edit: Mapping) -> list[str]:
 def _region(edit: Mapping) -> list[str]:
     if not edit["region"]:
         return []
-    return [f"a region differs (at {_box(edit['region'])} of the {edit['region_of']})"]
+    box = edit["region"]
+    share = max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+    return [f"something added or changed {_place(box)} ({share * 100:.0f} % of the {edit['region_of']}, "
+            f"at {_box(box)})"]
+
+
+def _place(box: Sequence[float]) -> str:
+    """Where a box lies, in words: "at the top left", "in the middle", "on the right"..."""
+    across, down = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    row = "top" if down < 1 / 3 else "bottom" if down > 2 / 3 else ""
+    column = "left" if across < 1 / 3 else "right" if across > 2 / 3 else ""
+    if row and column:
+        return f"at the {row} {column}"
+    if row:
+        return f"at the {row}"
+    return f"on the {column}" if column else "in the middle"
 
 
 def _scale_words(scale: float) -> str:

@@ -37,6 +37,17 @@ class GroupPlan:
     pairs: tuple[PairRow, ...]
 
     @property
+    def paths(self) -> list[bytes]:
+        """Every file of the group, in path order."""
+        return sorted({path for row in self.pairs for path in (row.a, row.b)})
+
+    @property
+    def kept_too(self) -> list[bytes]:
+        """Files kept besides the chosen one: marked keep, protected, or hard links to it."""
+        gone = {self.choice.keeper.path, *(member.path for member in self.moved)}
+        return [path for path in self.paths if path not in gone]
+
+    @property
     def freed(self) -> int:
         return sum(member.size for member in self.moved)
 

@@ -13,6 +13,7 @@ for itself, so the page works while the daemon writes.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import logging
 import os
@@ -83,10 +84,11 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
         with store() as index:
             ordered = _sorted(current_plans(index), sort)
             shown = ordered[(page - 1) * PER_PAGE:page * PER_PAGE]
-            ids = index.file_ids([m.path for g in shown for m in (g.choice.keeper, *g.moved)])
+            ids = index.file_ids([path for g in shown for path in g.paths])
         partners = {m.path: _other(g.shown_with(m.path), m.path) for g in shown for m in g.moved}
+        words = {m.path: _words(g.shown_with(m.path), m.path) for g in shown for m in g.moved}
         body = templates.get_template("groups.html").render(
-            groups=shown, ids=ids, partners=partners,
+            groups=shown, ids=ids, partners=partners, words=words, here=f"/?sort={sort}&page={page}",
             sort=sort, sorts=SORTS, page=page, pages=max(1, -(-len(ordered) // PER_PAGE)),
             total=len(ordered), freed=sum(g.freed for g in ordered), first=(page - 1) * PER_PAGE)
         return HTMLResponse(body)
@@ -146,16 +148,18 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
         # the page's forms are url-encoded: parsed here (Starlette's form parser needs python-multipart)
         form = {key: values[0] for key, values in urllib.parse.parse_qs((await request.body()).decode()).items()}
         decision = str(form.get("decision", ""))
-        ids = [_int(str(form.get(name, ""))) for name in ("a", "b") if form.get(name)]
+        ids = [_int(text) for text in str(form.get("ids", "")).split(",") if text] \
+            or [_int(str(form.get(name, ""))) for name in ("a", "b") if form.get(name)]
         with store(readonly=False) as index:
             digests = [_file(index, file_id).file_digest for file_id in ids]
             with index.transaction():
-                if decision == "not_duplicate" and len(digests) == 2:
-                    index.decide_pair(decision, *digests)
+                if decision == "not_duplicate" and len(digests) >= 2:  # a pair, or every pair of a group
+                    for first, second in itertools.combinations(digests, 2):
+                        index.decide_pair(decision, first, second)
                 elif decision in ("keep", "discard") and len(digests) == 1:
                     index.decide_file(decision, digests[0])
                 else:
-                    raise HTTPException(400, "decide not_duplicate (two files) or keep / discard (one file)")
+                    raise HTTPException(400, "decide not_duplicate (two or more files) or keep / discard (one file)")
         back = str(form.get("back", "/"))
         return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
 
@@ -209,6 +213,11 @@ def _sorted(plans: list[GroupPlan], sort: str) -> list[GroupPlan]:
         return sorted(plans, key=lambda g: os.path.dirname(g.choice.keeper.path))
     return plans  # by space freed, as planned
 
+
+
+def _words(row: PairRow, copy: bytes) -> str:
+    """What was done to the other file of ``row`` to make ``copy``, in words."""
+    return phrase({**json.loads(row.details), "transform": row.transform}, "b" if row.a == copy else "a")
 
 
 def _other(row, path: bytes) -> bytes:
