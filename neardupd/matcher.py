@@ -15,8 +15,9 @@ picture's search meets it as the one-by-one order would, until it is stored (:me
 from __future__ import annotations
 
 import itertools
+import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -31,6 +32,8 @@ from neardupd.pairs import Scored
 from neardupd.rules import Candidate, judge_all, matchable, new_neighbour_index, variants_of
 from neardupd.signature import Picture
 from neardupd.store import Store
+
+log = logging.getLogger(__name__)
 
 RECENT = 512
 HELD_FROM = 1 << 40
@@ -139,7 +142,18 @@ class Matcher:
         found.pop(replacing, None)  # type: ignore[arg-type]
         if not matchable(item.picture, self.config):
             return Proposal(found)
-        return Proposal(found, tuple(candidate for candidate in self._searched(item) if candidate.other != replacing))
+        return Proposal(found, self._still_indexed(c for c in self._searched(item) if c.other != replacing))
+
+    def _still_indexed(self, candidates: Iterable[Candidate]) -> tuple[Candidate, ...]:
+        """The candidates whose files are held or still stored: a clean-up in another process
+        (``neardupd act --apply``) removes rows these indexes still hold, which then leave them."""
+        candidates = tuple(candidates)
+        stored = [candidate.other for candidate in candidates if candidate.other not in self._held]
+        gone = set(stored) - self.store.still_indexed(stored)
+        for file_id in gone:
+            log.info("file id %d left the index in another process; dropped from the searches", file_id)
+            self.remove(file_id)
+        return tuple(candidate for candidate in candidates if candidate.other not in gone)
 
     def pictures(self, candidates: Sequence[Candidate]) -> list[tuple[Picture, Candidate]]:
         """Each candidate with its picture, to judge."""

@@ -454,3 +454,29 @@ def test_a_polled_root_sees_new_moved_and_deleted_files(tmp_path, folder):
         assert daemon.query("SELECT count(*) FROM files") == [(2,)]
     finally:
         daemon.close()
+
+
+def test_a_clean_up_while_the_daemon_runs_is_seen_as_moves_and_undone(daemon, folder, data, tmp_path):
+    """`act --apply` moves the copies out of the roots while the daemon watches them: nothing is held
+    as missing or indexed again from the quarantine, and `undo` brings the group back."""
+    from PIL import Image
+
+    photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
+    photo.save(folder / "orig.jpg", quality=95)
+    photo.resize((photo.width // 2, photo.height // 2)).save(folder / "half.jpg", quality=90)
+    shutil.copy(folder / "orig.jpg", folder / "orig (1).jpg")
+    daemon.start()
+    every = {str(folder / name) for name in ("orig.jpg", "half.jpg", "orig (1).jpg")}
+    wait_until(lambda: daemon.indexed() == every and daemon.idle(), 60, what="first indexing")
+    act = [sys.executable, "-m", "neardupd.cli", "--config", str(daemon.config)]
+    applied = subprocess.run([*act, "act", "--apply"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert applied.returncode == 0 and "2 file(s) moved" in applied.stdout, applied.stderr
+    wait_until(lambda: daemon.idle(), 30, what="the daemon settled")
+    time.sleep(1.0)  # a heartbeat later: the watcher has seen the moves
+    assert daemon.indexed() == {str(folder / "orig.jpg")}
+    assert daemon.query("SELECT count(*) FROM files WHERE missing_since IS NOT NULL") == [(0,)]
+    undone = subprocess.run([*act, "undo"], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert undone.returncode == 0 and "2 file(s) put back" in undone.stdout, undone.stderr
+    wait_until(lambda: daemon.indexed() == every and daemon.idle(), 60, what="the files put back")
+    wait_until(lambda: daemon.query("SELECT count(*) FROM matches") >= [(2,)], 30, what="their pairs")
+    assert daemon.stop(timeout=30) == 0

@@ -112,9 +112,14 @@ def test_a_held_picture_is_searched_and_its_replaced_row_is_not(tmp_path, data):
         assert old.id not in same_bytes.found  # its digest no longer counts...
         assert {candidate.other for candidate in same_bytes.proposed} == {key}  # ...nor its hashes
         assert indexer.matcher.match(analyse(os.fsencode(edits / "blur-a-lot.jpg")))[0].other == key
-        indexer.matcher.settle(key, 99)
+        path = os.fsencode(edits / "blur-a-little.jpg")
+        with store.transaction():  # stored, as the indexer stores it (the searches hold only indexed files)
+            stored = store.add_file(path, os.path.getsize(path), os.stat(path).st_mtime_ns, newer.file_digest,
+                                    newer.pixel_digest, newer.format, newer.picture.width, newer.picture.height,
+                                    newer.signature, newer.picture.features)
+        indexer.matcher.settle(key, stored)
         later = indexer.matcher.candidates(analyse(os.fsencode(edits / "sharpen-a-lot.jpg")))
-        assert [candidate.other for candidate in later.proposed] == [99]
+        assert [candidate.other for candidate in later.proposed] == [stored]
 
 
 def _answers(pool: WorkerPool, count: int) -> dict[int, JobStatus]:

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -196,6 +196,12 @@ class SqliteIndex:
         """(id, path) of every indexed file."""
         return [(row[0], row[1]) for row in self._all("SELECT id, path_bytes FROM files")]
 
+    def still_indexed(self, file_ids: Sequence[int]) -> set[int]:
+        """Which of these files are still in the index (another process may have removed some)."""
+        marks = ", ".join("?" * len(file_ids))
+        return {row[0] for row in self._all(f"SELECT id FROM files WHERE id IN ({marks})", list(file_ids))} \
+            if file_ids else set()
+
     def path_of(self, file_id: int) -> bytes:
         row = self._one("SELECT path_bytes FROM files WHERE id = ?", (file_id,))
         if row is None:
@@ -332,11 +338,13 @@ class SqliteIndex:
         self._run("DELETE FROM errors WHERE path_bytes = ?", (path,))
 
     def add_match(self, a: int, b: int, match: Scored) -> None:
-        """Record a scored pair of files (stored as ``a < b``)."""
+        """Record a scored pair of files (stored as ``a < b``); nothing if either has left the index
+        meanwhile (another process's clean-up removed it after the pair was judged)."""
         a, b = sorted((a, b))
         self._run(
-            "INSERT INTO matches (a, b, score, kind, transform, details, found_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO matches (a, b, score, kind, transform, details, found_at) SELECT ?, ?, ?, ?, ?, ?, ? "
+            "WHERE EXISTS (SELECT 1 FROM files WHERE id = ?) AND EXISTS (SELECT 1 FROM files WHERE id = ?) "
             "ON CONFLICT (a, b) DO UPDATE SET score = excluded.score, kind = excluded.kind, "
             "transform = excluded.transform, details = excluded.details",
             (a, b, round(match.score, 4), match.kind, match.transform,
-             json.dumps(match.details, sort_keys=True), iso_time()))
+             json.dumps(match.details, sort_keys=True), iso_time(), a, b))
