@@ -75,6 +75,17 @@ def decode_file(path: str | bytes | os.PathLike, *, work_size: int = 256,
         raise DecodeError(path, "unreadable", f"cannot read the file ({err.strerror or err})") from err
 
 
+def read_metadata(path: bytes) -> Metadata:
+    """The EXIF metadata in a file's header, without decoding it (a regular file only: never a FIFO
+    or a device); none if it cannot be read."""
+    try:
+        with open_regular(path) as handle, Image.open(handle) as image:
+            return metadata.of_image(image)
+    except (OSError, ValueError, SyntaxError) as err:
+        log.debug("%s: no EXIF read (%s)", os.fsdecode(path), err)
+        return Metadata()
+
+
 def decode_stream(handle: BinaryIO, path: str | bytes | os.PathLike, *, work_size: int = 256,
                   max_pixels: int = 200_000_000, max_decoded_pixels: int | None = None) -> Decoded:
     """Decode an open binary file; ``path`` is only used in error messages."""

@@ -47,6 +47,10 @@ class StoreError(NeardupError):
     """The database cannot be opened or used."""
 
 
+class RowGoneError(StoreError):
+    """A file's row left the index in another process meanwhile (a clean-up moved the file)."""
+
+
 class SchemaTooNewError(StoreError):
     """The database was written by a newer neardupd than this one."""
 

@@ -26,6 +26,7 @@ from neardupd import features
 from neardupd.analyse import Analysed
 from neardupd.config import Config
 from neardupd.descriptor_index import INDEXED, DescriptorIndex
+from neardupd.errors import RowGoneError
 from neardupd.features import Features
 from neardupd.neighbours import Neighbour
 from neardupd.pairs import Scored
@@ -151,21 +152,28 @@ class Matcher:
         stored = [candidate.other for candidate in candidates if candidate.other not in self._held]
         gone = set(stored) - self.store.still_indexed(stored)
         for file_id in gone:
-            log.info("file id %d left the index in another process; dropped from the searches", file_id)
-            self.remove(file_id)
+            self._gone(file_id)
         return tuple(candidate for candidate in candidates if candidate.other not in gone)
 
-    def pictures(self, candidates: Sequence[Candidate]) -> list[tuple[Picture, Candidate]]:
-        """Each candidate with its picture, to judge."""
+    def pictures(self, candidates: Sequence[Candidate]) -> list[tuple[Picture | None, Candidate]]:
+        """Each candidate with its picture, to judge (None: its file left the index meanwhile)."""
         return [(self._held[candidate.other][1] if candidate.other in self._held
                  else self._stored(candidate.other), candidate) for candidate in candidates]
 
-    def _stored(self, file_id: int) -> Picture:
+    def _stored(self, file_id: int) -> Picture | None:
         picture = self._recent.get(file_id)
         if picture is None:
-            picture = self.store.picture(file_id)
+            try:
+                picture = self.store.picture(file_id)
+            except RowGoneError:  # removed by another process since the candidates were checked
+                self._gone(file_id)
+                return None
         self._remember(file_id, picture)
         return picture
+
+    def _gone(self, file_id: int) -> None:
+        log.info("file id %d left the index in another process; dropped from the searches", file_id)
+        self.remove(file_id)
 
     def _remember(self, file_id: int, picture: Picture) -> None:
         self._recent[file_id] = picture

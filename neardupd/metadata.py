@@ -1,5 +1,6 @@
 """What a picture's EXIF header says that the keep-best rules read: how many tags it has, and when
-it was taken (pure: a Pillow image in, values out; :func:`of_file` opens regular files only).
+it was taken (pure: an opened Pillow image in, values out; reading a file's is
+:func:`neardupd.decode.read_metadata`).
 
 >>> Metadata().tags, Metadata().captured
 (0, None)
@@ -9,12 +10,9 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 from dataclasses import dataclass
 
 from PIL import Image
-
-from neardupd.files import open_regular
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +39,6 @@ def of_image(image: Image.Image) -> Metadata:
         log.debug("no EXIF read (%s)", err)
         return Metadata()
     return Metadata(len(exif) + len(inner), _exif_time(inner.get(DATE_TAKEN)) if exif else None)
-
-
-def of_file(path: bytes) -> Metadata:
-    """The metadata in a file's header (a regular file only: never a FIFO or a device); none if it
-    cannot be read."""
-    try:
-        with open_regular(path) as handle, Image.open(handle) as image:
-            return of_image(image)
-    except (OSError, ValueError, SyntaxError) as err:
-        log.debug("%s: no EXIF read (%s)", os.fsdecode(path), err)
-        return Metadata()
 
 
 def _exif_time(value: object) -> float | None:

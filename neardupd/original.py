@@ -147,7 +147,7 @@ def departure(a: Picture, b: Picture, details: Mapping, score: float) -> float:
 
 
 def _tone_distance(a: Picture, b: Picture, details: Mapping) -> float:
-    luma = abs(_luma(a.mean_rgb) - _luma(b.mean_rgb)) / 200
+    brightness = abs(luma(a.mean_rgb) - luma(b.mean_rgb)) / 200
     contrast = 0.3 * abs(math.log((a.contrast + 1) / (b.contrast + 1)))
     aspect = abs(math.log(float(details.get("aspect_change", 1.0) or 1.0)))
     colour = sharp = 0.0
@@ -156,7 +156,7 @@ def _tone_distance(a: Picture, b: Picture, details: Mapping) -> float:
     one_scale = sorted((a.width, a.height)) == sorted((b.width, b.height))
     if a.sharpness is not None and b.sharpness is not None and one_scale:
         sharp = 0.1 * abs(math.log((a.sharpness + 1) / (b.sharpness + 1)))  # comparable at one scale only
-    return luma + contrast + aspect + colour + sharp
+    return brightness + contrast + aspect + colour + sharp
 
 
 def standardised(thumb: np.ndarray) -> np.ndarray:
@@ -165,5 +165,21 @@ def standardised(thumb: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / max(float(values.std()), 1.0)
 
 
-def _luma(rgb: Sequence[float]) -> float:
+def luma(rgb: Sequence[float]) -> float:
+    """The grey level of a colour (ITU-R BT.601 weights, as OpenCV's and Pillow's grey)."""
     return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+
+
+GREY = 4.0
+"""Colourfulness below which a picture is black and white (a photo: about 40; JPEG noise adds 1-2)."""
+
+
+def is_grey(picture: Picture) -> bool | None:
+    """Whether a picture is black and white (None: an index from before schema 6 did not measure it)."""
+    return None if picture.colourfulness is None else picture.colourfulness < GREY
+
+
+def one_grey(a: Picture, b: Picture) -> bool:
+    """Whether exactly one of two pictures is black and white (its pixels show it is the copy)."""
+    grey = is_grey(a), is_grey(b)
+    return None not in grey and grey[0] != grey[1]

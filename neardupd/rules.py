@@ -67,11 +67,12 @@ class Candidate:
     turn (None: it did not meet the picture; see :class:`~neardupd.descriptor_index.Met`)."""
 
 
-def judge_all(new: Picture, mirrored: Features | None, stored: Sequence[tuple[Picture, Candidate]],
+def judge_all(new: Picture, mirrored: Features | None, stored: Sequence[tuple[Picture | None, Candidate]],
               config: Config) -> list[Scored | None]:
-    """:func:`judge` of a new picture (and its mirror image's keypoints) against each candidate."""
+    """:func:`judge` of a new picture (and its mirror image's keypoints) against each candidate
+    (None for one without a picture: its file left the index)."""
     return [judge(picture, new, config, candidate.hint, mirrored, keypoints=candidate.keypoints)
-            for picture, candidate in stored]
+            if picture is not None else None for picture, candidate in stored]
 
 
 def judge(a: Picture, b: Picture, config: Config, hint: Neighbour | None = None,

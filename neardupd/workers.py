@@ -84,7 +84,7 @@ class JudgeJob:
     """The new picture's file (for messages)."""
     new: Picture
     mirrored: Features | None
-    stored: tuple[tuple[Picture, Candidate], ...]
+    stored: tuple[tuple[Picture | None, Candidate], ...]
 
 
 @dataclass(frozen=True)

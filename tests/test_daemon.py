@@ -471,12 +471,12 @@ def test_a_clean_up_while_the_daemon_runs_is_seen_as_moves_and_undone(daemon, fo
     act = [sys.executable, "-m", "neardupd.cli", "--config", str(daemon.config)]
     applied = subprocess.run([*act, "act", "--apply"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert applied.returncode == 0 and "2 file(s) moved" in applied.stdout, applied.stderr
-    wait_until(lambda: daemon.idle(), 30, what="the daemon settled")
-    time.sleep(1.0)  # a heartbeat later: the watcher has seen the moves
-    assert daemon.indexed() == {str(folder / "orig.jpg")}
+    distinct_picture(7).save(folder / "after.png")  # events are handled in order: once this is in, the moves were
+    after = {str(folder / "orig.jpg"), str(folder / "after.png")}
+    wait_until(lambda: daemon.indexed() == after and daemon.idle(), 30, what="the moves, then a new file")
     assert daemon.query("SELECT count(*) FROM files WHERE missing_since IS NOT NULL") == [(0,)]
     undone = subprocess.run([*act, "undo"], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert undone.returncode == 0 and "2 file(s) put back" in undone.stdout, undone.stderr
-    wait_until(lambda: daemon.indexed() == every and daemon.idle(), 60, what="the files put back")
-    wait_until(lambda: daemon.query("SELECT count(*) FROM matches") >= [(2,)], 30, what="their pairs")
+    wait_until(lambda: daemon.indexed() == every | after and daemon.idle(), 60, what="the files put back")
+    wait_until(lambda: daemon.query("SELECT count(*) FROM matches") == [(3,)], 30, what="the group's 3 pairs")
     assert daemon.stop(timeout=30) == 0

@@ -30,8 +30,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from neardupd import metadata
 from neardupd.config import Config
+from neardupd.decode import read_metadata
 from neardupd.review import views
 from neardupd.review.explanation import original_side, phrase
 from neardupd.review.plan import GroupPlan, plan
@@ -153,13 +153,15 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
         with store(readonly=False) as index:
             digests = [_file(index, file_id).file_digest for file_id in ids]
             with index.transaction():
-                if decision == "not_duplicate" and len(digests) >= 2:  # a pair, or every pair of a group
-                    for first, second in itertools.combinations(digests, 2):
+                distinct = sorted(set(digests))  # exact copies share a digest: no pair with themselves
+                if decision == "not_duplicate" and len(distinct) >= 2:  # a pair, or every pair of a group
+                    for first, second in itertools.combinations(distinct, 2):
                         index.decide_pair(decision, first, second)
                 elif decision in ("keep", "discard") and len(digests) == 1:
                     index.decide_file(decision, digests[0])
                 else:
-                    raise HTTPException(400, "decide not_duplicate (two or more files) or keep / discard (one file)")
+                    raise HTTPException(400, "decide not_duplicate (two or more different files) or keep / discard "
+                                        "(one file)")
         back = str(form.get("back", "/"))
         return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/", status_code=303)
 
@@ -191,7 +193,7 @@ def _read(path: bytes, side: int):
 
 
 def _facts(file_id: int, found: FileFacts) -> dict:
-    known = found.metadata or metadata.of_file(found.path)
+    known = found.metadata or read_metadata(found.path)
     shown = display_path(found.path)
     return {"id": file_id, "path": shown, "name": os.path.basename(shown), "size": found.size,
             "width": found.width, "height": found.height, "format": found.format, "tags": known.tags,

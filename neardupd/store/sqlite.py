@@ -26,7 +26,7 @@ from typing import Self
 import numpy as np
 
 from neardupd import features
-from neardupd.errors import SchemaTooNewError, StoreError
+from neardupd.errors import RowGoneError, SchemaTooNewError, StoreError
 from neardupd.features import Features
 from neardupd.metadata import Metadata
 from neardupd.pairs import Scored
@@ -125,6 +125,17 @@ class SqliteIndex:
                 self.connection.execute("ROLLBACK")
             raise
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that see one state of the index (``BEGIN`` ... ``COMMIT``): what another process
+        writes between them is seen whole or not at all."""
+        self._run("BEGIN")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.execute("COMMIT")
+
     def still_in_place(self) -> bool:
         """Whether the database file at ``path`` is still the one opened (not deleted or replaced)."""
         return self._identity is not None and file_identity(self.path) == self._identity
@@ -198,9 +209,10 @@ class SqliteIndex:
 
     def still_indexed(self, file_ids: Sequence[int]) -> set[int]:
         """Which of these files are still in the index (another process may have removed some)."""
+        if not file_ids:
+            return set()
         marks = ", ".join("?" * len(file_ids))
-        return {row[0] for row in self._all(f"SELECT id FROM files WHERE id IN ({marks})", list(file_ids))} \
-            if file_ids else set()
+        return {row[0] for row in self._all(f"SELECT id FROM files WHERE id IN ({marks})", list(file_ids))}
 
     def path_of(self, file_id: int) -> bytes:
         row = self._one("SELECT path_bytes FROM files WHERE id = ?", (file_id,))
@@ -251,7 +263,7 @@ class SqliteIndex:
             "FROM signatures AS s JOIN files AS f ON f.id = s.file_id LEFT JOIN features AS k ON k.file_id = f.id "
             "WHERE s.file_id = ?", (file_id,))
         if row is None:
-            raise StoreError(self.path, f"no signature for file id {file_id}")
+            raise RowGoneError(self.path, f"no signature for file id {file_id}")
         thumb = np.frombuffer(row[0], dtype=np.uint8).reshape(row[1], row[1])
         found = features.unpack(row[13]) if row[13] is not None else None
         return Picture(thumb, row[2], Box(*row[3:7]), (row[7], row[8], row[9]), row[10], row[11], row[12], found,
