@@ -112,7 +112,8 @@ class Analyser:
         decoded = normalise(read.loaded, self.config.decode.work_size, features.DETAIL)
         sig = signature.compute(decoded.pixels)
         plain, mirrored = features.extract_both(self._keypoint_view(read, decoded.detail, sig.content_box))
-        picture = Picture.from_signature(sig, decoded.width, decoded.height, read.size, plain)
+        picture = Picture.from_signature(sig, decoded.width, decoded.height, read.size, plain,
+                                         decoded.metadata.quality)
         return Analysed(read.path, read.digest, decoded.pixel_digest, sig, picture, decoded.format, mirrored,
                         decoded.metadata)
 

@@ -39,6 +39,8 @@ def explain(a: Picture, b: Picture, confirmation: Confirmation, *, differ_below:
         "differing_region": region,
         "size_a": [a.width, a.height],
         "size_b": [b.width, b.height],
+        "quality_a": a.quality,
+        "quality_b": b.quality,
         "likely_original": likely_original(
             pixels=(a.width * a.height, b.width * b.height), sizes=(a.size, b.size),
             aspects=(content_aspect(a), content_aspect(b) if confirmation.transform % 4 < 2 else 1 / content_aspect(b)),

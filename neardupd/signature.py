@@ -327,9 +327,11 @@ class Picture:
     colourfulness: float | None = None
     sharpness: float | None = None
     """See :class:`Signature` (None: an index from before schema 6)."""
+    quality: int | None = None
+    """The JPEG quality it was saved at (None: not a JPEG, or an index from before schema 7)."""
 
     @classmethod
     def from_signature(cls, signature: Signature, width: int, height: int, size: int = 0,
-                       features: Features | None = None) -> Picture:
+                       features: Features | None = None, quality: int | None = None) -> Picture:
         return cls(signature.thumb, signature.contrast, signature.content_box, signature.mean_rgb,
-                   width, height, size, features, signature.colourfulness, signature.sharpness)
+                   width, height, size, features, signature.colourfulness, signature.sharpness, quality)

@@ -119,3 +119,19 @@ def test_a_pasted_photo_has_a_seam_round_it_and_a_crop_has_none(data):
     top, bottom, left, right = (round(box[1] * 480), round(box[3] * 480), round(box[0] * 640), round(box[2] * 640))
     screen[top:bottom, left:right] = np.asarray(Image.fromarray(grey).resize((right - left, bottom - top)))
     assert pasted_seam(make_thumb(screen), box)
+
+
+def test_a_low_quality_re_save_is_told_with_both_qualities(data, tmp_path):
+    """A messenger's re-save: the JPEG quality read from each file's quantisation table."""
+    photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
+    photo.save(tmp_path / "camera.jpg", quality=92)
+    photo.save(tmp_path / "messenger.jpg", quality=30)
+    photo.save(tmp_path / "saved-again.jpg", quality=85)
+    with Analyser(Config()) as analyser:
+        camera, messenger, again = (analyser.analyse(bytes(tmp_path / name))
+                                    for name in ("camera.jpg", "messenger.jpg", "saved-again.jpg"))
+    assert (camera.picture.quality, messenger.picture.quality) == (92, 30)
+    found = compare(camera, messenger, Config())
+    assert (found.details["quality_a"], found.details["quality_b"]) == (92, 30)
+    assert "re-saved as a JPEG of quality 30 (the original: 92)" in phrase(found.details, "a")
+    assert "re-saved" not in phrase(compare(camera, again, Config()).details, "a")  # 85: a camera's own

@@ -41,6 +41,10 @@ SATURATION_FROM = 0.2
 SHARPNESS_FROM = 0.15
 """Relative changes of colourfulness and of sharpness below which nothing is said (blur-a-little,
 measured 0.90, is not told; blur-a-lot, 0.59, is)."""
+RESAVED_QUALITY = 60
+"""A JPEG quality at or under which a copy is called re-saved (cameras save 85-98)..."""
+RESAVED_DROP = 15
+"""...when it is also this much under its original's."""
 GREY_LEFT = 0.1
 """A copy keeping under a tenth of its original's colourfulness was turned black and white."""
 
@@ -54,7 +58,7 @@ def phrase(details: Mapping, original: str | None = None) -> str:
     """What was done to the original (``original``: ``"a"`` or ``"b"``, default the likely original)
     to make the other picture, as a phrase; "no change measured" if nothing."""
     edit = _from_original(details, original or original_side(details))
-    parts = [*_turns(edit), *_framing(edit), *_size(edit), *_tones(edit), *_region(edit)]
+    parts = [*_turns(edit), *_framing(edit), *_size(edit), *_quality(edit), *_tones(edit), *_region(edit)]
     return "; ".join(parts) or "no change measured"
 
 
@@ -68,6 +72,8 @@ def _from_original(details: Mapping, original: str) -> dict:
             "region_of": "original" if original == "a" else "copy"}
     sizes = (details.get("size_a"), details.get("size_b"))
     edit["sizes"] = (sizes if original == "a" else sizes[::-1]) if all(sizes) else None
+    qualities = (details.get("quality_a"), details.get("quality_b"))
+    edit["qualities"] = qualities if original == "a" else qualities[::-1]
     if original == "a":
         # b turned by `quarters` gives a: the copy is the original turned back (a mirror is its own inverse)
         edit["quarters"] = quarters if mirrored else -quarters % 4
@@ -91,6 +97,15 @@ def _from_original(details: Mapping, original: str) -> dict:
              "colourfulness": _inverse(details.get("colourfulness_change")),
              "sharpness": _inverse(details.get("sharpness_change"))}
     return edit
+
+
+def _quality(edit: Mapping) -> list[str]:
+    """A re-save at a low JPEG quality (a messenger's, a web page's): the copy's quality is low and
+    well under the original's (or the original is no JPEG)."""
+    original, copy = edit["qualities"]
+    if copy is None or copy > RESAVED_QUALITY or (original is not None and copy > original - RESAVED_DROP):
+        return []
+    return [f"re-saved as a JPEG of quality {copy}" + (f" (the original: {original})" if original else "")]
 
 
 def _inverse(ratio: float | None) -> float | None:

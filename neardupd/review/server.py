@@ -197,6 +197,7 @@ def _facts(file_id: int, found: FileFacts) -> dict:
     shown = display_path(found.path)
     return {"id": file_id, "path": shown, "name": os.path.basename(shown), "size": found.size,
             "width": found.width, "height": found.height, "format": found.format, "tags": known.tags,
+            "quality": known.quality if known.quality is not None else "-",
             "captured": _when(known.captured), "modified": _when(found.mtime_ns / 1e9)}
 
 

@@ -64,14 +64,14 @@ class Decided(SqliteIndex):
         return {facts.path: facts for facts in found if facts is not None}
 
     def _facts(self, where: str, key: object) -> FileFacts | None:
-        metadata = "exif_tags, captured" if self.version >= 7 else "NULL, NULL"  # read-only: older too
+        metadata = "exif_tags, captured, jpeg_quality" if self.version >= 7 else "NULL, NULL, NULL"  # read-only
         row = self._one(f"SELECT path_bytes, size, width, height, format, mtime_ns, file_digest, {metadata} "
                         f"FROM files WHERE {where}", (key,))
         if row is None:
             return None
-        path, size, width, height, fmt, mtime_ns, digest, tags, captured = row
+        path, size, width, height, fmt, mtime_ns, digest, tags, captured, quality = row
         return FileFacts(path, size, width, height, fmt, mtime_ns, digest,
-                         Metadata(tags, captured) if tags is not None else None)
+                         Metadata(tags, captured, quality) if tags is not None else None)
 
     def review_state(self) -> tuple:
         """A value that changes whenever files, pairs or decisions do (the review page's plans are

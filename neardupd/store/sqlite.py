@@ -256,10 +256,12 @@ class SqliteIndex:
     def picture(self, file_id: int, *, with_features: bool = True) -> Picture:
         """A file's stored picture; without its keypoints (the bulk of it) if not ``with_features``."""
         tones = "s.colourfulness, s.sharpness" if self.version >= 6 else "NULL, NULL"  # read-only: older too
+        quality = "f.jpeg_quality" if self.version >= 7 else "NULL"
         keypoints = "k.data" if with_features else "NULL"
         row = self._one(
             "SELECT s.thumb, s.thumb_size, s.contrast, s.content_left, s.content_top, s.content_right, "
-            f"s.content_bottom, s.mean_r, s.mean_g, s.mean_b, f.width, f.height, f.size, {keypoints}, {tones} "
+            f"s.content_bottom, s.mean_r, s.mean_g, s.mean_b, f.width, f.height, f.size, {keypoints}, {tones}, "
+            f"{quality} "
             "FROM signatures AS s JOIN files AS f ON f.id = s.file_id LEFT JOIN features AS k ON k.file_id = f.id "
             "WHERE s.file_id = ?", (file_id,))
         if row is None:
@@ -267,7 +269,7 @@ class SqliteIndex:
         thumb = np.frombuffer(row[0], dtype=np.uint8).reshape(row[1], row[1])
         found = features.unpack(row[13]) if row[13] is not None else None
         return Picture(thumb, row[2], Box(*row[3:7]), (row[7], row[8], row[9]), row[10], row[11], row[12], found,
-                       row[14], row[15])
+                       row[14], row[15], row[16])
 
     def pairs(self, min_score: float, kinds: tuple[str, ...] = ()) -> list[PairRow]:
         """Scored pairs with their paths, best first; files held as missing are left out (they are
@@ -310,9 +312,9 @@ class SqliteIndex:
                  local: features.Features | None = None, metadata: Metadata | None = None) -> int:
         file_id = self._run(
             "INSERT INTO files (path, path_bytes, size, mtime_ns, file_digest, pixel_digest, format, width, height, "
-            "indexed_at, exif_tags, captured) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "indexed_at, exif_tags, captured, jpeg_quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (display_path(path), path, size, mtime_ns, file_digest, pixel_digest, fmt, width, height, iso_time(),
-             *((metadata.tags, metadata.captured) if metadata else (None, None))))
+             *((metadata.tags, metadata.captured, metadata.quality) if metadata else (None, None, None))))
         box = signature.content_box
         self._run("INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   (file_id, to_signed(signature.phash), box.left, box.top, box.right, box.bottom, signature.contrast,

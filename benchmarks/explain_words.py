@@ -1,0 +1,76 @@
+"""How often the words of an explanation name the edit that was made, per edit family, on a labelled
+folder (bench-dev's layout: ``images/`` and ``truth.json``): each original–copy pair found, its copy
+made by one edit, explained from the true original's side (``neardupd/review/explanation.py``).
+
+    python benchmarks/explain_words.py [BENCH_DIR] [--db INDEX]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from neardupd.review.explanation import phrase
+from neardupd.store import open_store
+
+REPO = Path(__file__).resolve().parent.parent
+
+EXPECTED = {
+    "hflip": r"mirrored", "vflip": r"upside down|mirrored", "rot90": r"turned (90|180)°|upside down",
+    "crop": r"cropped", "pad": r"border", "pad_square": r"border", "aspect": r"stretched",
+    "downscale": r"size|shrunk", "brightness": r"brighter|darker", "contrast": r"contrast",
+    "saturation": r"saturated|black and white", "grayscale": r"black and white", "blur": r"blurred",
+    "sharpen": r"sharpened", "noise": r"noise", "jpeg_q": r"re-saved|compress",
+    "text": r"added or changed", "emoji": r"added or changed", "logo": r"added or changed|pasted",
+    "stripes": r"added or changed|stripes", "rotate_small": r"turned \d+°",
+    "color_jitter": r"colour|brighter|darker|contrast|saturated",
+}
+"""Per edit family of bench-dev: words that name it (a regular expression)."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("bench", nargs="?", default=str(REPO.parent / "shared" / "bench-dev"))
+    parser.add_argument("--db", help="an index of the folder's images (default: made here)")
+    parser.add_argument("--show", type=int, default=0, help="print this many wrong explanations per family")
+    args = parser.parse_args()
+    truth = json.loads((Path(args.bench) / "truth.json").read_text())
+    with tempfile.TemporaryDirectory() as tmp:
+        db = args.db or os.path.join(tmp, "words.sqlite")
+        if not args.db:
+            subprocess.run([sys.executable, "-m", "neardupd.cli", "scan", "--db", db, str(Path(args.bench) / "images")],
+                           check=True, capture_output=True)
+        with open_store(db, readonly=True) as store:
+            rows = store.pairs(float(store.setting("match_threshold") or 0.65))
+    right, total, wrong = Counter(), Counter(), {}
+    for row in rows:
+        a, b = (truth[os.path.basename(os.fsdecode(path))] for path in (row.a, row.b))
+        if {a["role"], b["role"]} != {"original", "copy"} or a["group"] != b["group"]:
+            continue
+        edit = (a if a["role"] == "copy" else b)["transform"]
+        if edit not in EXPECTED:
+            continue
+        words = phrase({**json.loads(row.details), "transform": row.transform}, "a" if a["role"] == "original" else "b")
+        total[edit] += 1
+        if re.search(EXPECTED[edit], words):
+            right[edit] += 1
+        else:
+            wrong.setdefault(edit, []).append(words)
+    print(f"{args.bench}: words naming the edit, one-edit copies explained from their original")
+    for edit in sorted(total, key=lambda name: right[name] / total[name]):
+        print(f"  {edit:13} {right[edit]:3}/{total[edit]:<3} {right[edit] / total[edit]:.2f}")
+        for words in wrong.get(edit, [])[:args.show]:
+            print(f"      said: {words}")
+    named, told = sum(right.values()), sum(total.values())
+    print(f"  all           {named}/{told} = {named / told:.3f}")
+
+
+if __name__ == "__main__":
+    main()
