@@ -65,6 +65,23 @@ def browser():
     driver.quit()
 
 
+def _click_and_wait(browser, button) -> None:
+    """Click, and wait until the page the click loads has replaced the button's (a click returns
+    before; chromium may report the old node as "not in the document" rather than stale)."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    def replaced(_) -> bool:
+        try:
+            button.is_enabled()
+        except WebDriverException:  # StaleElementReferenceException is one
+            return True
+        return False
+
+    button.click()
+    WebDriverWait(browser, 30).until(replaced)
+
+
 def _loaded(driver, element) -> bool:
     return driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0", element)
 
@@ -98,9 +115,7 @@ def test_a_pair_is_seen_side_by_side_and_said_not_a_duplicate_once(server, brows
     assert "cropped to the part" in browser.find_element(By.ID, "words").text
     browser.save_screenshot(str(tmp_path / "pair-view.png"))
     assert (tmp_path / "pair-view.png").stat().st_size > 10_000
-    not_duplicate = browser.find_element(By.ID, "not-duplicate")
-    not_duplicate.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(not_duplicate))  # the decision is in
+    _click_and_wait(browser, browser.find_element(By.ID, "not-duplicate"))  # the decision is in
     cli("scan", "--db", str(db), str(folder))  # a rescan does not bring it back
     browser.get(url + "/")
     hrefs = [link.get_attribute("href") for link in browser.find_elements(By.CSS_SELECTOR, "a.pair-link")]
@@ -151,12 +166,6 @@ def test_a_group_is_decided_from_the_list_a_file_kept_or_none_a_copy(server, bro
     it of every pair of different files in the group, which then leave the page and `dupes` (an exact
     copy is the same bytes: it stays)."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.wait import WebDriverWait
-
-    def click_and_wait(button) -> None:  # a click returns before the next page is there
-        button.click()
-        WebDriverWait(browser, 30).until(expected_conditions.staleness_of(button))
 
     url, folder, db = server
     shutil.copy(folder / "orig.jpg", folder / "orig (1).jpg")  # an exact copy: no pair with the original's digest
@@ -164,12 +173,12 @@ def test_a_group_is_decided_from_the_list_a_file_kept_or_none_a_copy(server, bro
     browser.get(url + "/")
     half = next(form for form in browser.find_elements(By.CSS_SELECTOR, ".file")
                 if "half.jpg" in form.text).find_element(By.CSS_SELECTOR, "button.keep-this")
-    click_and_wait(half)
+    _click_and_wait(browser, half)
     header = browser.find_element(By.CSS_SELECTOR, ".group div").text
     assert "keep half.jpg" in header and "(chosen by decided)" in header, header
     plan = json.loads(cli("act", "--plan", "--json", "--db", str(db)).stdout)
     assert plan["keep"].endswith("/half.jpg") and plan["rule"] == "decided"
-    click_and_wait(browser.find_element(By.CSS_SELECTOR, "button.not-copies"))
+    _click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "button.not-copies"))
     # every pair of different files is decided; the exact copy is the same bytes, and stays one
     assert "1 groups" in browser.find_element(By.TAG_NAME, "header").text
     shown = {element.text.split(": ")[-1].split("\n")[0] for element in browser.find_elements(By.CSS_SELECTOR, ".file")}
