@@ -7,20 +7,13 @@ made by one edit, explained from the true original's side (``neardupd/review/exp
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import re
-import subprocess
-import sys
-import tempfile
 from collections import Counter
-from pathlib import Path
+
+import labelled
 
 from neardupd.review.explanation import phrase
-from neardupd.store import open_store
-
-REPO = Path(__file__).resolve().parent.parent
 
 EXPECTED = {
     "hflip": r"mirrored", "vflip": r"upside down|mirrored", "rot90": r"turned (90|180)°|upside down",
@@ -36,22 +29,14 @@ EXPECTED = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bench", nargs="?", default=str(REPO.parent / "shared" / "bench-dev"))
-    parser.add_argument("--db", help="an index of the folder's images (default: made here)")
-    parser.add_argument("--show", type=int, default=0, help="print this many wrong explanations per family")
-    args = parser.parse_args()
-    truth = json.loads((Path(args.bench) / "truth.json").read_text())
-    with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or os.path.join(tmp, "words.sqlite")
-        if not args.db:
-            subprocess.run([sys.executable, "-m", "neardupd.cli", "scan", "--db", db, str(Path(args.bench) / "images")],
-                           check=True, capture_output=True)
-        with open_store(db, readonly=True) as store:
-            rows = store.pairs(float(store.setting("match_threshold") or 0.65))
+    arguments = labelled.parser(__doc__)
+    arguments.add_argument("--show", type=int, default=0, help="print this many wrong explanations per family")
+    args = arguments.parse_args()
+    with labelled.indexed(args.bench, args.db) as (truth, store):
+        rows = store.pairs(float(store.setting("match_threshold") or 0.65))
     right, total, wrong = Counter(), Counter(), {}
     for row in rows:
-        a, b = (truth[os.path.basename(os.fsdecode(path))] for path in (row.a, row.b))
+        a, b = (labelled.role(truth, path) for path in (row.a, row.b))
         if {a["role"], b["role"]} != {"original", "copy"} or a["group"] != b["group"]:
             continue
         edit = (a if a["role"] == "copy" else b)["transform"]

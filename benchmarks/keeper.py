@@ -11,45 +11,28 @@ instead.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
-import sys
-import tempfile
 from collections import Counter
-from pathlib import Path
+
+import labelled
 
 from neardupd.config import Config
 from neardupd.review.plan import plan
-from neardupd.store import open_store
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bench", nargs="?", default=str(REPO.parent / "shared" / "bench-dev"))
-    parser.add_argument("--db", help="an index of the folder's images (default: made here)")
-    args = parser.parse_args()
-    truth = json.loads((Path(args.bench) / "truth.json").read_text())
-    with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or os.path.join(tmp, "keeper.sqlite")
-        if not args.db:
-            subprocess.run([sys.executable, "-m", "neardupd.cli", "scan", "--db", db, str(Path(args.bench) / "images")],
-                           check=True, capture_output=True)
-        config = Config()
-        with open_store(db, readonly=True) as store:
-            plans = plan(store, store.pairs(float(store.setting("match_threshold") or config.match.threshold)), config)
+    args = labelled.parser(__doc__).parse_args()
+    config = Config()
+    with labelled.indexed(args.bench, args.db) as (truth, store):
+        plans = plan(store, store.pairs(float(store.setting("match_threshold") or config.match.threshold)), config)
     right, rules, missed = 0, Counter(), Counter()
     counted = 0
     for group in plans:
         members = [group.choice.keeper, *group.moved]
-        names = [os.path.basename(os.fsdecode(m.path)) for m in members]
-        if not any(truth[name]["role"] == "original" for name in names):
+        roles = [labelled.role(truth, m.path) for m in members]
+        if not any(entry["role"] == "original" for entry in roles):
             continue
         counted += 1
-        kept = truth[names[0]]
+        kept = roles[0]
         rules[group.choice.rule] += 1
         if kept["role"] == "original":
             right += 1
