@@ -21,6 +21,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -135,15 +136,20 @@ def departure(a: Picture, b: Picture, details: Mapping, score: float) -> float:
     Symmetric. Among a group of copies the original is the one the others departed from: copies
     changed in different ways are further from each other than from it (see neardupd/review/plan.py).
     """
-    whole = not (details.get("crop") or details.get("crop_of_b") or details.get("contained_in")
-                 or details.get("perspective") or abs(details.get("rotation", 0) or 0) >= 1)
-    if whole:
+    if shows_whole(details):
         form = DIHEDRAL_NAMES.index(str(details.get("transform", "none")))
         pattern = float(np.sqrt(np.mean((standardised(a.thumb) - standardised(dihedral(b.thumb)[form])) ** 2)))
     else:
         pattern = 5 * (1 - score)  # no whole-picture alignment: the score's loss stands for it
     turned = TURN_STEP if details.get("transform", "none") != "none" else 0.0
     return pattern + turned + (1 - score) + _tone_distance(a, b, details)
+
+
+def shows_whole(details: Mapping) -> bool:
+    """Whether both pictures of a pair show the whole photo, turned by quarter turns at most (no crop,
+    paste, perspective or odd angle): their thumbs then align by a dihedral form alone."""
+    return not (details.get("crop") or details.get("crop_of_b") or details.get("contained_in")
+                or details.get("perspective") or abs(details.get("rotation", 0) or 0) >= 1)
 
 
 def _tone_distance(a: Picture, b: Picture, details: Mapping) -> float:
@@ -183,3 +189,49 @@ def one_grey(a: Picture, b: Picture) -> bool:
     """Whether exactly one of two pictures is black and white (its pixels show it is the copy)."""
     grey = is_grey(a), is_grey(b)
     return None not in grey and grey[0] != grey[1]
+
+
+def consensus(thumbs: Mapping[bytes, np.ndarray], forms: Mapping[tuple[bytes, bytes], int]) -> dict[bytes, float]:
+    """How far each picture of a group stands from the group's median picture: the mean absolute
+    difference of its standardised thumb from the pixel-wise median of them all, aligned through the
+    pairs that show the whole picture (``forms[(a, b)]``: the dihedral form of :func:`dihedral` that
+    turns b's thumb to look like a's). Copies changed in different places and ways each leave the
+    median; the original they were made from stays nearest it (an overlay in one copy of four is not
+    in the median). Pictures no such pair reaches, or groups of fewer than three aligned, get None."""
+    if not thumbs:
+        return {}
+    links: dict[bytes, dict[bytes, int]] = {}
+    for (a, b), form in forms.items():
+        links.setdefault(a, {})[b] = form
+        links.setdefault(b, {})[a] = _inverse_form(form)
+    reference = max(sorted(thumbs), key=lambda key: len(links.get(key, {})))  # the first of the best linked
+    turned = {reference: 0}  # dihedral(thumb)[turned[key]] looks like the reference's
+    waiting = [reference]
+    while waiting:
+        known = waiting.pop()
+        for other, form in links.get(known, {}).items():
+            if other not in turned:
+                turned[other] = _compose(form, turned[known])
+                waiting.append(other)
+    aligned = {key: standardised(dihedral(thumbs[key])[form]) for key, form in turned.items()}
+    if len(aligned) < 3:
+        return dict.fromkeys(thumbs)
+    median = np.median(np.stack(list(aligned.values())), axis=0)
+    return {key: float(np.mean(np.abs(aligned[key] - median))) if key in aligned else None for key in thumbs}
+
+
+@functools.cache
+def _dihedral_table() -> tuple[tuple[int, ...], ...]:
+    """``table[f][g]``: the form h with dihedral(dihedral(x)[f])[g] == dihedral(x)[h]."""
+    probe = np.arange(16).reshape(4, 4)
+    forms = [dihedral(probe)[form] for form in range(8)]
+    return tuple(tuple(next(h for h in range(8) if np.array_equal(dihedral(forms[f])[g], forms[h]))
+                       for g in range(8)) for f in range(8))
+
+
+def _compose(first: int, then: int) -> int:
+    return _dihedral_table()[first][then]
+
+
+def _inverse_form(form: int) -> int:
+    return _dihedral_table()[form].index(0)

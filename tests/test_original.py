@@ -1,0 +1,29 @@
+"""Which copy is the original, from what the pixels show: the group's median picture (pure: thumbs
+in, distances out)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from neardupd.original import consensus
+from neardupd.signature import dihedral, make_thumb
+
+
+def test_the_original_stands_nearest_the_median_of_copies_edited_in_different_places(data):
+    """A mirror image and two copies each with a patch pasted elsewhere, aligned through their pairs'
+    dihedral forms: the untouched photo is nearest the pixel-wise median (with its mirror image: what
+    tells those two apart is that a turn is an edit, in the pairs' departures)."""
+    grey = np.asarray(Image.open(data / "edits/aaa-orig.jpg").convert("L"))
+    thumb = make_thumb(grey)
+    left, right = thumb.copy(), thumb.copy()
+    left[4:24, 4:24] = 255  # a caption box top left
+    right[36:60, 30:60] = 0  # a black patch bottom right
+    mirror = dihedral(thumb)[1]  # mirrored left-right: form 1 turns it back
+    thumbs = {b"a-left": left, b"b-mirror": mirror, b"c-right": right, b"z-photo": thumb}
+    forms = {(b"z-photo", b"a-left"): 0, (b"z-photo", b"b-mirror"): 1, (b"a-left", b"c-right"): 0}
+    distances = consensus(thumbs, forms)
+    assert distances[b"z-photo"] == min(distances.values()) < distances[b"a-left"] < distances[b"c-right"], distances
+    assert distances[b"b-mirror"] == distances[b"z-photo"]  # a mirror changes no pixel once turned back
+    alone = consensus({b"x": thumb, b"y": left}, {(b"x", b"y"): 0})
+    assert alone == {b"x": None, b"y": None}  # two pictures have no median to stand near
