@@ -71,8 +71,12 @@ def test_act_plan_keeps_the_original_and_moves_nothing(library, cli, tmp_path):
     assert sorted(path.rsplit("/", 1)[-1] for path in plans[0]["move"]) == ["crop.jpg", "half.jpg", "orig (1).jpg"]
     assert plans[0]["bytes_freed"] == sum((folder / name).stat().st_size
                                           for name in ("crop.jpg", "half.jpg", "orig (1).jpg"))
+    changes = dict(zip((path.rsplit("/", 1)[-1] for path in plans[0]["move"]), plans[0]["changes"], strict=True))
+    assert changes["orig (1).jpg"] == "the same bytes: an exact copy"
+    assert changes["half.jpg"] == "half the size" and changes["crop.jpg"].startswith("cropped to the part"), changes
     text = cli("act", "--plan", "--db", str(db)).stdout
     assert "keep " in text and "(chosen by " in text and "nothing was moved" in text
+    assert "half.jpg  (half the size)" in text
     assert sorted((path.name, path.stat().st_mtime_ns) for path in folder.iterdir()) == before
     config = tmp_path / "keep.toml"  # a protected folder's file is kept first, and never moved
     config.write_text(f'[keep]\nprotected = ["{folder / "half.jpg"}"]\n')

@@ -29,6 +29,7 @@ def plan_json(group: GroupPlan) -> dict:
     return {**path_fields("keep", keeper.path), "rule": group.choice.rule,
             "move": [display_path(member.path) for member in group.moved],
             "move_b64": [base64.b64encode(member.path).decode("ascii") for member in group.moved],
+            "changes": [group.words_for(member.path) for member in group.moved],
             "bytes_freed": group.freed}
 
 
@@ -38,7 +39,8 @@ def plan_text(plans: list[GroupPlan]) -> str:
     lines = []
     for number, group in enumerate(plans, start=1):
         lines.append(f"group {number}: keep {display_path(group.choice.keeper.path)}  (chosen by {group.choice.rule})")
-        lines += [f"  move to quarantine  {display_path(member.path)}" for member in group.moved]
+        lines += [f"  move to quarantine  {display_path(member.path)}  ({group.words_for(member.path)})"
+                  for member in group.moved]
     moved = sum(len(group.moved) for group in plans)
     lines.append(f"{moved} file(s) would go to the quarantine, freeing {_megabytes(sum(g.freed for g in plans))}; "
                  "nothing was moved")

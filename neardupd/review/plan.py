@@ -19,13 +19,16 @@ from neardupd.config import Config
 from neardupd.confirm import DIHEDRAL_NAMES
 from neardupd.decode import read_metadata
 from neardupd.original import BORDER_MARGIN, border_area, consensus, departure, one_grey, shows_whole
-from neardupd.review.explanation import original_side
+from neardupd.review.explanation import original_side, phrase
 from neardupd.review.keep import Choice, Member, keeper
 from neardupd.review.quarantine import same_file
 from neardupd.signature import Picture
 from neardupd.store import FileFacts, PairRow, Store
 
 log = logging.getLogger(__name__)
+
+SAME = {"exact": "the same bytes: an exact copy", "pixel": "the same pixels, saved in another file"}
+"""The words for the pairs a digest proves."""
 
 @dataclass(frozen=True)
 class GroupPlan:
@@ -37,6 +40,14 @@ class GroupPlan:
     def paths(self) -> list[bytes]:
         """Every file of the group, in path order."""
         return sorted({path for row in self.pairs for path in (row.a, row.b)})
+
+    def words_for(self, path: bytes) -> str:
+        """What was done to make a member, in words: from the file it is shown with (the kept one,
+        if they are a pair)."""
+        row = self.shown_with(path)
+        if row.kind in SAME:
+            return SAME[row.kind]
+        return phrase({**json.loads(row.details), "transform": row.transform}, "b" if row.a == path else "a")
 
     @property
     def kept_too(self) -> list[bytes]:

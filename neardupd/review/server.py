@@ -86,7 +86,7 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
             shown = ordered[(page - 1) * PER_PAGE:page * PER_PAGE]
             ids = index.file_ids([path for g in shown for path in g.paths])
         partners = {m.path: _other(g.shown_with(m.path), m.path) for g in shown for m in g.moved}
-        words = {m.path: _words(g.shown_with(m.path), m.path) for g in shown for m in g.moved}
+        words = {m.path: g.words_for(m.path) for g in shown for m in g.moved}
         body = templates.get_template("groups.html").render(
             groups=shown, ids=ids, partners=partners, words=words, here=f"/?sort={sort}&page={page}",
             sort=sort, sorts=SORTS, page=page, pages=max(1, -(-len(ordered) // PER_PAGE)),
@@ -216,11 +216,6 @@ def _sorted(plans: list[GroupPlan], sort: str) -> list[GroupPlan]:
         return sorted(plans, key=lambda g: os.path.dirname(g.choice.keeper.path))
     return plans  # by space freed, as planned
 
-
-
-def _words(row: PairRow, copy: bytes) -> str:
-    """What was done to the other file of ``row`` to make ``copy``, in words."""
-    return phrase({**json.loads(row.details), "transform": row.transform}, "b" if row.a == copy else "a")
 
 
 def _other(row, path: bytes) -> bytes:
