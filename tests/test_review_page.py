@@ -29,22 +29,34 @@ def _free_port() -> int:
 @pytest.fixture()
 def server(edited_library, tmp_path):
     folder, db = edited_library
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "neardupd.cli", "serve", "--db", str(db), "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
+    for _ in range(3):  # another process may take the free port before the server binds it: try another
+        port = _free_port()
+        process = subprocess.Popen([sys.executable, "-m", "neardupd.cli", "serve", "--db", str(db), "--port",
+                                    str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        url = f"http://127.0.0.1:{port}"
+        if _answers(url, process):
+            break
+        process.wait(10)
+    else:
+        raise AssertionError(f"the server never answered: {process.stderr.read().decode()}")
+    yield url, folder, db
+    process.terminate()
+    process.wait(10)
+
+
+def _answers(url: str, process: subprocess.Popen) -> bool:
+    """Whether the server answers within 30 s (False at once if it stopped, e.g. its port was taken)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url + "/", timeout=2).read()
-            break
+            return True
         except OSError:
             if process.poll() is not None:
-                raise AssertionError(process.stderr.read().decode()) from None
+                return False
             time.sleep(0.1)
-    yield url, folder, db
-    process.terminate()
-    process.wait(10)
+    process.kill()
+    return False
 
 
 @pytest.fixture()
