@@ -13,7 +13,18 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from neardupd.signature import ROTATIONS, THUMB, WINDOWS, Box, Picture, crop, dihedral, dihedral_stack, rotate_valid
+from neardupd.signature import (
+    ROTATIONS,
+    THUMB,
+    WINDOWS,
+    Box,
+    Picture,
+    crop,
+    dihedral,
+    dihedral_inverse,
+    dihedral_stack,
+    rotate_valid,
+)
 
 DIHEDRAL_NAMES = ("none", "mirror", "rot90", "rot90+mirror", "rot180", "rot180+mirror",
                   "rot270", "rot270+mirror")
@@ -225,17 +236,11 @@ def _confirm_inside(big: Picture, small: Picture, box: Box, *, swapped: bool = F
 def _oriented(found: Confirmation, box: Box, swapped: bool) -> Confirmation:
     if not swapped:
         return Confirmation(found.score, found.transform, found.block_scores, region_a=box)
-    return Confirmation(found.score, _inverse(found.transform), found.block_scores, region_b=box)
+    return Confirmation(found.score, dihedral_inverse(found.transform), found.block_scores, region_b=box)
 
 
 def _best(first: Confirmation, second: Confirmation) -> Confirmation:
     return second if second.score > first.score else first
-
-
-def _inverse(transform: int) -> int:
-    """The dihedral form that undoes ``transform`` (rotations reverse; mirrored forms are their own inverse)."""
-    rotation, mirrored = divmod(transform, 2)
-    return transform if mirrored else ((4 - rotation) % 4) * 2
 
 
 def _window(thumb: np.ndarray, box: Box) -> np.ndarray:

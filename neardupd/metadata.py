@@ -11,10 +11,12 @@ in, values out; reading a file's is :func:`neardupd.decode.read_metadata`).
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from dataclasses import dataclass
 
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +44,29 @@ IJG_LUMINANCE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
 
 
 def jpeg_quality(table: object) -> int | None:
-    """The quality a luminance quantisation table (64 values, any order) was scaled to from
-    :data:`IJG_LUMINANCE`, by libjpeg's rule (scale = 5000 / q below 50, 200 - 2q above)."""
+    """The libjpeg quality (1-100) whose luminance table is nearest ``table`` (64 values in
+    :data:`IJG_LUMINANCE`'s order, as Pillow gives them), or None if it is no such table."""
     try:
         values = [int(value) for value in table]  # type: ignore[attr-defined]
     except (TypeError, ValueError):
         return None
     if len(values) != 64:
         return None
-    scale = 100 * sum(values) / sum(IJG_LUMINANCE)
-    quality = 5000 / scale if scale > 100 else (200 - scale) / 2
-    return max(1, min(100, round(quality)))
+    return min(range(1, 101), key=lambda quality: sum(abs(made - value) for made, value in
+                                                       zip(_scaled_table(quality), values, strict=True)))
+
+
+@functools.cache
+def _scaled_table(quality: int) -> tuple[int, ...]:
+    """libjpeg's luminance table at ``quality``: scaled by 5000 / q below 50, 200 - 2q above, each
+    value kept within 1-255 (baseline JPEG)."""
+    scale = 5000 // quality if quality < 50 else 200 - 2 * quality
+    return tuple(min(max((value * scale + 50) // 100, 1), 255) for value in IJG_LUMINANCE)
 
 
 def of_image(image: Image.Image) -> Metadata:
     """The metadata of an opened image; no EXIF facts if its EXIF block cannot be read."""
-    tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
+    tables = getattr(image, "quantization", None) if isinstance(image, JpegImageFile) else None  # MPO too
     quality = jpeg_quality(tables.get(0)) if isinstance(tables, dict) else None
     try:
         exif = image.getexif()

@@ -21,14 +21,13 @@ True
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from neardupd.confirm import DIHEDRAL_NAMES
-from neardupd.signature import Picture, dihedral
+from neardupd.signature import Picture, dihedral, dihedral_compose, dihedral_inverse
 
 BORDER_MARGIN = 0.04
 """How much more of a picture's area (fraction) must be uniform border to call it the padded one."""
@@ -191,47 +190,42 @@ def one_grey(a: Picture, b: Picture) -> bool:
     return None not in grey and grey[0] != grey[1]
 
 
-def consensus(thumbs: Mapping[bytes, np.ndarray], forms: Mapping[tuple[bytes, bytes], int]) -> dict[bytes, float]:
+def _aligned_to(reference: bytes, links: Mapping[bytes, Mapping[bytes, int]]) -> dict[bytes, int]:
+    """Every picture the links reach from ``reference``, with the form that turns its thumb to look
+    like the reference's."""
+    turned = {reference: 0}
+    waiting = [reference]
+    while waiting:
+        known = waiting.pop()
+        for other, form in links.get(known, {}).items():
+            if other not in turned:  # dihedral(other)[form] looks like known, which turned looks like reference
+                turned[other] = dihedral_compose(form, turned[known])
+                waiting.append(other)
+    return turned
+
+
+def consensus(thumbs: Mapping[bytes, np.ndarray],
+              forms: Mapping[tuple[bytes, bytes], int]) -> dict[bytes, float | None]:
     """How far each picture of a group stands from the group's median picture: the mean absolute
     difference of its standardised thumb from the pixel-wise median of them all, aligned through the
     pairs that show the whole picture (``forms[(a, b)]``: the dihedral form of :func:`dihedral` that
     turns b's thumb to look like a's). Copies changed in different places and ways each leave the
     median; the original they were made from stays nearest it (an overlay in one copy of four is not
-    in the median). Pictures no such pair reaches, or groups of fewer than three aligned, get None."""
+    in the median). The median is of the largest set of pictures those pairs join; pictures outside
+    it, or all when fewer than three are joined, get None."""
     if not thumbs:
         return {}
     links: dict[bytes, dict[bytes, int]] = {}
     for (a, b), form in forms.items():
         links.setdefault(a, {})[b] = form
-        links.setdefault(b, {})[a] = _inverse_form(form)
-    reference = max(sorted(thumbs), key=lambda key: len(links.get(key, {})))  # the first of the best linked
-    turned = {reference: 0}  # dihedral(thumb)[turned[key]] looks like the reference's
-    waiting = [reference]
-    while waiting:
-        known = waiting.pop()
-        for other, form in links.get(known, {}).items():
-            if other not in turned:
-                turned[other] = _compose(form, turned[known])
-                waiting.append(other)
+        links.setdefault(b, {})[a] = dihedral_inverse(form)
+    turned: dict[bytes, int] = {}
+    for start in sorted(thumbs):
+        joined = _aligned_to(start, links) if start not in turned else {}
+        if len(joined) > len(turned):
+            turned = joined
     aligned = {key: standardised(dihedral(thumbs[key])[form]) for key, form in turned.items()}
     if len(aligned) < 3:
         return dict.fromkeys(thumbs)
     median = np.median(np.stack(list(aligned.values())), axis=0)
     return {key: float(np.mean(np.abs(aligned[key] - median))) if key in aligned else None for key in thumbs}
-
-
-@functools.cache
-def _dihedral_table() -> tuple[tuple[int, ...], ...]:
-    """``table[f][g]``: the form h with dihedral(dihedral(x)[f])[g] == dihedral(x)[h]."""
-    probe = np.arange(16).reshape(4, 4)
-    forms = [dihedral(probe)[form] for form in range(8)]
-    return tuple(tuple(next(h for h in range(8) if np.array_equal(dihedral(forms[f])[g], forms[h]))
-                       for g in range(8)) for f in range(8))
-
-
-def _compose(first: int, then: int) -> int:
-    return _dihedral_table()[first][then]
-
-
-def _inverse_form(form: int) -> int:
-    return _dihedral_table()[form].index(0)

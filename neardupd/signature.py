@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -133,6 +134,25 @@ def dihedral(array: np.ndarray, *, odd_signs: bool = False) -> list[np.ndarray]:
     both = flip_cols * sign[:, None]
     # rot90 (counter-clockwise) = transpose, then top-bottom mirror; same order as the pixel forms
     return [array, flip_cols, flip_cols.T, both.T, both, flip_rows, flip_rows.T, array.T]
+
+
+def dihedral_inverse(form: int) -> int:
+    """The form of :func:`dihedral` that undoes ``form`` (turns reverse; mirrored forms undo themselves)."""
+    turns, mirrored = divmod(form, 2)
+    return form if mirrored else ((4 - turns) % 4) * 2
+
+
+def dihedral_compose(first: int, then: int) -> int:
+    """The form h with ``dihedral(dihedral(x)[first])[then] == dihedral(x)[h]``."""
+    return _dihedral_products()[first][then]
+
+
+@functools.cache
+def _dihedral_products() -> tuple[tuple[int, ...], ...]:
+    probe = np.arange(16).reshape(4, 4)
+    forms = [dihedral(probe)[form] for form in range(8)]
+    return tuple(tuple(next(h for h in range(8) if np.array_equal(dihedral(forms[f])[g], forms[h]))
+                       for g in range(8)) for f in range(8))
 
 
 def dihedral_stack(square: np.ndarray) -> np.ndarray:

@@ -110,3 +110,23 @@ def test_same_size_copies_keep_the_photo_they_departed_from(tmp_path, data, cli)
     plans = [json.loads(line) for line in cli("act", "--plan", "--json", "--db", str(db)).stdout.splitlines()]
     assert len(plans) == 1 and len(plans[0]["move"]) == 3, plans
     assert plans[0]["keep"].endswith("/z-photo.jpg") and plans[0]["rule"] == "likely_original", plans
+
+
+def test_two_exact_copies_of_one_edited_copy_do_not_outvote_its_original(tmp_path, data, cli):
+    """A sticker copy saved twice byte for byte is one picture in the group's median, not two."""
+    from PIL import Image, ImageDraw, ImageEnhance
+
+    folder = tmp_path / "stickers"
+    folder.mkdir()
+    photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
+    photo.save(folder / "z-photo.jpg", quality=85)
+    sticker = photo.copy()
+    width, height = sticker.size
+    ImageDraw.Draw(sticker).ellipse((width * 0.6, height * 0.1, width * 0.85, height * 0.45), fill=(250, 200, 40))
+    sticker.save(folder / "a-sticker.jpg", quality=95)
+    shutil.copy(folder / "a-sticker.jpg", folder / "b-sticker.jpg")
+    ImageEnhance.Brightness(photo).enhance(0.8).save(folder / "c-darker.jpg", quality=95)
+    db = tmp_path / "index.sqlite"
+    cli("scan", "--db", str(db), str(folder))
+    plans = [json.loads(line) for line in cli("act", "--plan", "--json", "--db", str(db)).stdout.splitlines()]
+    assert len(plans) == 1 and plans[0]["keep"].endswith("/z-photo.jpg"), plans

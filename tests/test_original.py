@@ -25,5 +25,10 @@ def test_the_original_stands_nearest_the_median_of_copies_edited_in_different_pl
     distances = consensus(thumbs, forms)
     assert distances[b"z-photo"] == min(distances.values()) < distances[b"a-left"] < distances[b"c-right"], distances
     assert distances[b"b-mirror"] == distances[b"z-photo"]  # a mirror changes no pixel once turned back
+    # a quarter-turned copy of the mirror, met only through it, the pair stored either way round
+    turned = dihedral(mirror)[2]  # turned 90 degrees counter-clockwise: form 6 turns it back
+    for pair in ({(b"b-mirror", b"d-turned"): 6}, {(b"d-turned", b"b-mirror"): 2}):
+        chained = consensus({**thumbs, b"d-turned": turned}, {**forms, **pair})
+        assert chained[b"d-turned"] == chained[b"z-photo"] == min(chained.values()), (pair, chained)
     alone = consensus({b"x": thumb, b"y": left}, {(b"x", b"y"): 0})
     assert alone == {b"x": None, b"y": None}  # two pictures have no median to stand near

@@ -29,28 +29,32 @@ def _free_port() -> int:
 @pytest.fixture()
 def server(edited_library, tmp_path):
     folder, db = edited_library
+    log = tmp_path / "serve.log"
     for _ in range(3):  # another process may take the free port before the server binds it: try another
         port = _free_port()
-        process = subprocess.Popen([sys.executable, "-m", "neardupd.cli", "serve", "--db", str(db), "--port",
-                                    str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with open(log, "ab") as output:
+            process = subprocess.Popen([sys.executable, "-m", "neardupd.cli", "serve", "--db", str(db), "--port",
+                                        str(port)], stdout=output, stderr=output)
         url = f"http://127.0.0.1:{port}"
         if _answers(url, process):
             break
         process.wait(10)
     else:
-        raise AssertionError(f"the server never answered: {process.stderr.read().decode()}")
+        raise AssertionError(f"the server never answered: {log.read_text()}")
     yield url, folder, db
     process.terminate()
     process.wait(10)
 
 
 def _answers(url: str, process: subprocess.Popen) -> bool:
-    """Whether the server answers within 30 s (False at once if it stopped, e.g. its port was taken)."""
+    """Whether our server answers within 30 s: False at once if it stopped (its port was taken), and
+    an answer while it has stopped came from another process's server on that port."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url + "/", timeout=2).read()
-            return True
+            time.sleep(0.2)  # a server that failed to bind exits at once
+            return process.poll() is None
         except OSError:
             if process.poll() is not None:
                 return False
