@@ -76,7 +76,7 @@ def _group_text(number: int, members: list[PairRow]) -> str:
     """A group headed by its likely original (the file its pairs most often name so, then the most
     connected), each other file with what was done to the original to make it."""
     degree = Counter(path for row in members for path in (row.a, row.b))
-    named = Counter(row.a if original_side(json.loads(row.details)) == "a" else row.b for row in members)
+    named = Counter(row.a if original_side(row.explained) == "a" else row.b for row in members)
     anchor = max(sorted(degree), key=lambda path: (named[path], degree[path]))
     lines = [f"group {number}: {len(degree)} files", f"  likely original {display_path(anchor)}"]
     for path in sorted(degree):
@@ -88,7 +88,7 @@ def _group_text(number: int, members: list[PairRow]) -> str:
         other = row.b if row.a == path else row.a
         via = "" if other == anchor else f"from {display_path(other)}: "
         lines.append(f"  {row.score:.3f} {row.kind:<8} {display_path(path)}  "
-                     f"({via}{describe(row.transform, json.loads(row.details), 'a' if row.a == other else 'b')})")
+                     f"({via}{phrase(row.explained, 'a' if row.a == other else 'b')})")
     return "\n".join(lines)
 
 

@@ -7,7 +7,6 @@ shows without its thumbnail.
 from __future__ import annotations
 
 import base64
-import json
 import os
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from neardupd.config import Config
 from neardupd.review import views
-from neardupd.review.explanation import phrase
 from neardupd.review.plan import GroupPlan, plan
 from neardupd.store import PairRow, Store, display_path
 
@@ -42,10 +40,10 @@ def _group(group: GroupPlan, thumbs: dict[bytes, str]) -> dict:
     for member in group.moved:
         row = group.shown_with(member.path)
         other = row.b if row.a == member.path else row.a
-        words = phrase({**json.loads(row.details), "transform": row.transform}, "a" if row.a == other else "b")
         via = "" if other == keeper.path else f"from {os.path.basename(display_path(other))}: "
         copies.append({"path": display_path(member.path), "thumb": _thumb(member.path, thumbs),
-                       "score": row.score, "kind": row.kind, "words": via + words, "size": member.size})
+                       "score": row.score, "kind": row.kind, "words": via + group.words_for(member.path),
+                       "size": member.size})
     return {"keep": display_path(keeper.path), "thumb": _thumb(keeper.path, thumbs), "rule": group.choice.rule,
             "freed": group.freed, "copies": copies}
 

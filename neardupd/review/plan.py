@@ -8,8 +8,6 @@ read again (a regular file only).
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -24,8 +22,6 @@ from neardupd.review.keep import Choice, Member, keeper
 from neardupd.review.quarantine import same_file
 from neardupd.signature import Picture
 from neardupd.store import FileFacts, PairRow, Store
-
-log = logging.getLogger(__name__)
 
 SAME = {"exact": "the same bytes: an exact copy", "pixel": "the same pixels, saved in another file"}
 """The words for the pairs a digest proves."""
@@ -47,7 +43,7 @@ class GroupPlan:
         row = self.shown_with(path)
         if row.kind in SAME:
             return SAME[row.kind]
-        return phrase({**json.loads(row.details), "transform": row.transform}, "b" if row.a == path else "a")
+        return phrase(row.explained, "b" if row.a == path else "a")
 
     @property
     def kept_too(self) -> list[bytes]:
@@ -91,18 +87,17 @@ def plan(store: Store, rows: Sequence[PairRow], config: Config) -> list[GroupPla
     with store.snapshot():
         decided = {d.digest: d.decision for d in store.decisions() if not d.other}
         facts = store.file_facts(sorted({path for row in rows for path in (row.a, row.b)}))
-        ids = store.file_ids(list(facts))
-        pictures = {path: store.picture(file_id, with_features=False) for path, file_id in ids.items()}
+        pictures = {path: store.picture(found.id, with_features=False) for path, found in facts.items()}
     present = [row for row in rows if row.a in pictures and row.b in pictures]
-    plans = [_group_plan(group, facts, pictures, config, decided) for group in groups_of(present)]
+    protected = [os.fsencode(os.path.abspath(os.path.expanduser(root))) for root in config.keep.protected]
+    plans = [_group_plan(group, facts, pictures, config, decided, protected) for group in groups_of(present)]
     return sorted(plans, key=lambda p: (-p.freed, p.choice.keeper.path))
 
 
 def _group_plan(pairs: list[PairRow], facts: Mapping[bytes, FileFacts], pictures: Mapping[bytes, Picture],
-                config: Config, decided: Mapping[bytes, str]) -> GroupPlan:
+                config: Config, decided: Mapping[bytes, str], protected: Sequence[bytes]) -> GroupPlan:
     paths = sorted({path for row in pairs for path in (row.a, row.b)})
     evidence, apart = _originality(pairs, paths, pictures)
-    protected = [os.fsencode(os.path.abspath(os.path.expanduser(root))) for root in config.keep.protected]
     members = []
     for path in paths:
         found = facts[path]
@@ -137,7 +132,7 @@ def _originality(pairs: Sequence[PairRow], paths: Sequence[bytes],
         if a == b or (min(a, b), max(a, b)) in seen:
             continue
         seen.add((min(a, b), max(a, b)))
-        details = json.loads(row.details)
+        details = row.explained
         if _shown(details) or one_grey(pictures[row.a], pictures[row.b]):
             original, copy = (a, b) if original_side(details) == "a" else (b, a)
             evidence[original] += 1
@@ -158,18 +153,11 @@ def _originality(pairs: Sequence[PairRow], paths: Sequence[bytes],
 
 def _same_pictures(pairs: Sequence[PairRow], paths: Sequence[bytes]) -> dict[bytes, bytes]:
     """Each file's representative among its exact and same-pixel copies (the first path of them)."""
-    parent = {path: path for path in paths}
-
-    def root(path: bytes) -> bytes:
-        while parent[path] != path:
-            path = parent[path]
-        return path
-
-    for row in pairs:
-        if row.kind in SAME:
-            first, second = sorted((root(row.a), root(row.b)))
-            parent[second] = first
-    return {path: root(path) for path in paths}
+    same = {path: path for path in paths}
+    for group in groups_of([row for row in pairs if row.kind in SAME]):
+        members = sorted({path for row in group for path in (row.a, row.b)})
+        same.update(dict.fromkeys(members, members[0]))
+    return same
 
 
 def _shown(details: dict) -> bool:

@@ -4,13 +4,10 @@ address unless told otherwise with ``--public``."""
 from __future__ import annotations
 
 import ipaddress
-import logging
 
 import click
 
 from neardupd.options import db_option, indexed
-
-log = logging.getLogger(__name__)
 
 
 def is_loopback(host: str) -> bool:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import datetime
 import itertools
-import json
-import logging
 import os
 import threading
 import time
@@ -36,8 +34,6 @@ from neardupd.review import views
 from neardupd.review.explanation import original_side, phrase
 from neardupd.review.plan import GroupPlan, plan
 from neardupd.store import FileFacts, PairRow, Store, display_path, open_store
-
-log = logging.getLogger(__name__)
 
 PER_PAGE = 20
 FRESH = 60.0
@@ -100,7 +96,7 @@ def create_app(database: Path, config: Config, cache_folder: Path) -> Starlette:
             row = index.pair_of(first, second)
         if row is None:
             raise HTTPException(404, "these two files are no pair in the index")
-        return files, row, {**json.loads(row.details), "transform": row.transform}
+        return files, row, row.explained
 
     async def pair(request: Request) -> HTMLResponse:
         first, second = request.path_params["a"], request.path_params["b"]

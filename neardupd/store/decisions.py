@@ -65,12 +65,12 @@ class Decided(SqliteIndex):
 
     def _facts(self, where: str, key: object) -> FileFacts | None:
         metadata = "exif_tags, captured, jpeg_quality" if self.version >= 7 else "NULL, NULL, NULL"  # read-only
-        row = self._one(f"SELECT path_bytes, size, width, height, format, mtime_ns, file_digest, {metadata} "
+        row = self._one(f"SELECT id, path_bytes, size, width, height, format, mtime_ns, file_digest, {metadata} "
                         f"FROM files WHERE {where}", (key,))
         if row is None:
             return None
-        path, size, width, height, fmt, mtime_ns, digest, tags, captured, quality = row
-        return FileFacts(path, size, width, height, fmt, mtime_ns, digest,
+        file_id, path, size, width, height, fmt, mtime_ns, digest, tags, captured, quality = row
+        return FileFacts(file_id, path, size, width, height, fmt, mtime_ns, digest,
                          Metadata(tags, captured, quality) if tags is not None else None)
 
     def review_state(self) -> tuple:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import functools
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,6 +27,7 @@ class FileRow:
 class FileFacts:
     """What the review shows of an indexed file and the keep-best rules read."""
 
+    id: int
     path: bytes
     size: int
     width: int
@@ -75,6 +78,11 @@ class PairRow:
     transform: str
     details: str
     """The JSON object of what changed."""
+
+    @functools.cached_property
+    def explained(self) -> dict:
+        """The details as a dict, with the transform: what the words are made from (parsed once)."""
+        return {**json.loads(self.details), "transform": self.transform}
 
 
 def display_path(path: bytes) -> str:
