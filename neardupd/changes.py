@@ -75,15 +75,7 @@ def overlaid_region(thumb_a: np.ndarray, thumb_b: np.ndarray, *, grid: int = 8) 
     side = difference.shape[0] // grid
     blocks = difference[:side * grid, :side * grid].reshape(grid, side, grid, side).mean(axis=(1, 3))
     standing = blocks > max(OVERLAY_STEP * float(np.median(blocks)), OVERLAY_FLOOR)
-    if np.count_nonzero(standing) < 2:
-        return None
-    count, _, stats, _ = cv2.connectedComponentsWithStats(standing.astype(np.uint8), connectivity=8)
-    largest = max(range(1, count), key=lambda label: stats[label, cv2.CC_STAT_AREA])
-    if stats[largest, cv2.CC_STAT_AREA] < 2:  # a lone block is an edge, not an overlay
-        return None
-    left, top, width, height = (int(v) for v in stats[largest, :4])
-    return [round(left / grid, 3), round(top / grid, 3), round((left + width) / grid, 3),
-            round((top + height) / grid, 3)]
+    return differing_region(np.where(standing, 0.0, 1.0), 0.5)  # the largest patch of two blocks or more
 
 
 def _in_frame_of_a(region: list[float] | None, confirmation: Confirmation) -> list[float] | None:

@@ -112,8 +112,10 @@ def test_a_pair_is_seen_side_by_side_and_said_not_a_duplicate_once(server, brows
     assert "1 groups" in browser.find_element(By.TAG_NAME, "header").text
     thumbs = browser.find_elements(By.CSS_SELECTOR, ".group img")
     assert len(thumbs) == 3
-    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
-    time.sleep(0.5)
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")  # lazy thumbnails load in view
+    deadline = time.monotonic() + 30
+    while not all(_loaded(browser, image) for image in thumbs) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert all(_loaded(browser, image) for image in thumbs)
     assert "keep: orig.jpg" in browser.find_element(By.CSS_SELECTOR, ".keeper").text
     links = {link.find_element(By.XPATH, "..").text: link

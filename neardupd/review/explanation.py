@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from neardupd.original import GROWN_TOLERANCE, grown_aspect, grown_canvas
+from neardupd.original import GROWN_TOLERANCE, border_area, grown_aspect, grown_canvas
 
 QUARTER_TURNS = {"none": 0, "rot90": 1, "rot180": 2, "rot270": 3}
 """Counter-clockwise quarter turns by which ``b`` is turned to look like ``a`` (``transform``)."""
@@ -281,10 +281,7 @@ def _sides(borders: Sequence[float]) -> str:
 
 def _area(borders: Sequence[float] | None) -> float:
     """The share of a picture inside its uniform borders."""
-    if not borders:
-        return 1.0
-    left, top, right, bottom = borders
-    return max((1 - left - right) * (1 - top - bottom), 1e-3)
+    return max(1 - border_area(borders), 1e-3)
 
 
 def _box(box: Sequence[float]) -> str:

@@ -64,7 +64,7 @@ class Decided(SqliteIndex):
         return {facts.path: facts for facts in found if facts is not None}
 
     def _facts(self, where: str, key: object) -> FileFacts | None:
-        metadata = "exif_tags, captured, jpeg_quality" if self.version >= 7 else "NULL, NULL, NULL"  # read-only
+        metadata = "exif_tags, captured, jpeg_quality" if self.schema >= 7 else "NULL, NULL, NULL"  # read-only
         row = self._one(f"SELECT id, path_bytes, size, width, height, format, mtime_ns, file_digest, {metadata} "
                         f"FROM files WHERE {where}", (key,))
         if row is None:

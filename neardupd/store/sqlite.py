@@ -68,6 +68,7 @@ class SqliteIndex:
         self.path = path
         self.readonly = readonly
         self._identity = file_identity(path)
+        self._schema: int | None = None
 
     # --- life ------------------------------------------------------------------------------
 
@@ -144,6 +145,14 @@ class SqliteIndex:
     def version(self) -> int:
         return int(self._one("PRAGMA user_version")[0])
 
+    @property
+    def schema(self) -> int:
+        """The schema version the reads are written for (the columns an older index lacks read as
+        NULL): read once, not a query per row, and again after :meth:`migrate`."""
+        if self._schema is None:
+            self._schema = self.version
+        return self._schema
+
     def migrate(self) -> int:
         """Apply the migrations this database lacks; return the resulting version."""
         migrations = load_migrations()
@@ -156,6 +165,7 @@ class SqliteIndex:
                 self.connection.executescript(f"BEGIN IMMEDIATE;\n{sql}\nCOMMIT;")
             if self.version != version:
                 raise StoreError(self.path, f"migration {version:04d} did not set user_version to {version}")
+        self._schema = None
         return self.version
 
     def refuse_newer(self, latest: int) -> None:
@@ -255,8 +265,8 @@ class SqliteIndex:
 
     def picture(self, file_id: int, *, with_features: bool = True) -> Picture:
         """A file's stored picture; without its keypoints (the bulk of it) if not ``with_features``."""
-        tones = "s.colourfulness, s.sharpness" if self.version >= 6 else "NULL, NULL"  # read-only: older too
-        quality = "f.jpeg_quality" if self.version >= 7 else "NULL"
+        tones = "s.colourfulness, s.sharpness" if self.schema >= 6 else "NULL, NULL"  # read-only: older too
+        quality = "f.jpeg_quality" if self.schema >= 7 else "NULL"
         keypoints = "k.data" if with_features else "NULL"
         row = self._one(
             "SELECT s.thumb, s.thumb_size, s.contrast, s.content_left, s.content_top, s.content_right, "
@@ -278,7 +288,7 @@ class SqliteIndex:
                "FROM matches m JOIN files fa ON fa.id = m.a JOIN files fb ON fb.id = m.b WHERE m.score >= ? "
                "AND fa.missing_since IS NULL AND fb.missing_since IS NULL")
         params: list[object] = [min_score]
-        if self.version >= 5:  # a pair said not to be a duplicate is not reported (read-only: older indexes too)
+        if self.schema >= 5:  # a pair said not to be a duplicate is not reported (read-only: older indexes too)
             sql += (" AND NOT EXISTS (SELECT 1 FROM decisions d WHERE d.decision = 'not_duplicate' AND "
                     "d.digest = min(fa.file_digest, fb.file_digest) AND d.other = max(fa.file_digest, fb.file_digest))")
         if kinds:
