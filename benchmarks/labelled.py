@@ -28,16 +28,22 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def indexed(bench: str, db: str | None) -> Iterator[tuple[dict, Store]]:
-    """The folder's truth and its index, open read-only."""
-    truth = json.loads((Path(bench) / "truth.json").read_text())
+def index_path(bench: str, db: str | None) -> Iterator[str]:
+    """The path of the folder's index: ``db``, or a scan of its images made for the run."""
     with tempfile.TemporaryDirectory() as tmp:
         path = db or os.path.join(tmp, "labelled.sqlite")
         if not db:
             subprocess.run([sys.executable, "-m", "neardupd.cli", "scan", "--db", path, str(Path(bench) / "images")],
                            check=True, capture_output=True)
-        with open_store(path, readonly=True) as store:
-            yield truth, store
+        yield path
+
+
+@contextlib.contextmanager
+def indexed(bench: str, db: str | None) -> Iterator[tuple[dict, Store]]:
+    """The folder's truth and its index, open read-only."""
+    truth = json.loads((Path(bench) / "truth.json").read_text())
+    with index_path(bench, db) as path, open_store(path, readonly=True) as store:
+        yield truth, store
 
 
 def role(truth: dict, path: bytes) -> dict:

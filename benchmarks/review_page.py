@@ -10,18 +10,15 @@ as in use); the first request of each kind, which makes the plans, is reported o
 
 from __future__ import annotations
 
-import argparse
 import re
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+import labelled
 
 
 def _get(url: str) -> tuple[float, bytes]:
@@ -37,16 +34,10 @@ def _percentiles(times: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("bench", nargs="?", default=str(REPO.parent / "shared" / "bench-dev"))
-    parser.add_argument("--db")
+    parser = labelled.parser(__doc__)
     parser.add_argument("--requests", type=int, default=100)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        db = args.db or str(Path(tmp) / "review.sqlite")
-        if not args.db:
-            subprocess.run([sys.executable, "-m", "neardupd.cli", "scan", "--db", db, str(Path(args.bench) / "images")],
-                           check=True, capture_output=True)
+    with labelled.index_path(args.bench, args.db) as db:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]

@@ -140,6 +140,12 @@ def normalise(loaded: Loaded, work_size: int = 256, detail_size: int = 0) -> Dec
                    metadata.of_image(image))
 
 
+def upright_pixels(loaded: Loaded, side: int) -> np.ndarray:
+    """Only the pixels of :func:`normalise`, upright RGB at most ``side`` on the long side: for a
+    picture shown, which needs no digest and no metadata."""
+    return shrunk(_upright_rgb(loaded.image, _orientation(loaded.image)), side)
+
+
 def grey_detail(loaded: Loaded, detail_size: int) -> np.ndarray:
     """Only the grayscale of :func:`normalise`, ``detail_size`` on its long side: for a second
     decode at more pixels, which needs no digest and no work-size array."""

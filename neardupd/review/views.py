@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from neardupd.confirm import DIHEDRAL_NAMES
-from neardupd.decode import normalise, read_stream
+from neardupd.decode import read_stream, upright_pixels
 from neardupd.files import open_regular
 from neardupd.signature import dihedral
 
@@ -29,7 +29,7 @@ VIEW_SIDE = 480
 def upright_rgb(path: bytes, side: int) -> np.ndarray:
     """A photo upright (EXIF), RGB, at most ``side`` pixels on its long side."""
     with open_regular(path) as handle:
-        return normalise(read_stream(handle, path, work_size=side, long_side=side), side).pixels
+        return upright_pixels(read_stream(handle, path, work_size=side, long_side=side), side)
 
 
 def jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
