@@ -23,16 +23,16 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     """The arguments every such benchmark takes: the folder (default bench-dev) and ``--db``."""
     made = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     made.add_argument("bench", nargs="?", default=str(REPO.parent / "shared" / "bench-dev"))
-    made.add_argument("--db", help="an index of the folder's images (default: made here)")
+    made.add_argument("--db", help="an index of the folder's images (made there if missing; default: a temporary one)")
     return made
 
 
 @contextlib.contextmanager
 def index_path(bench: str, db: str | None) -> Iterator[str]:
-    """The path of the folder's index: ``db``, or a scan of its images made for the run."""
+    """The path of the folder's index: ``db``, scanned there if missing, or a scan made for the run."""
     with tempfile.TemporaryDirectory() as tmp:
         path = db or os.path.join(tmp, "labelled.sqlite")
-        if not db:
+        if not os.path.exists(path):
             subprocess.run([sys.executable, "-m", "neardupd.cli", "scan", "--db", path, str(Path(bench) / "images")],
                            check=True, capture_output=True)
         yield path

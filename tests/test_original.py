@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from neardupd.original import consensus
-from neardupd.signature import dihedral, make_thumb
+from neardupd.original import consensus, departure, same_borders
+from neardupd.signature import Picture, compute, dihedral, make_thumb
 
 
 def test_the_original_stands_nearest_the_median_of_copies_edited_in_different_places(data):
@@ -32,3 +32,21 @@ def test_the_original_stands_nearest_the_median_of_copies_edited_in_different_pl
         assert chained[b"d-turned"] == chained[b"z-photo"] == min(chained.values()), (pair, chained)
     alone = consensus({b"x": thumb, b"y": left}, {(b"x", b"y"): 0})
     assert alone == {b"x": None, b"y": None}  # two pictures have no median to stand near
+
+
+def _picture(rgb: np.ndarray) -> Picture:
+    return Picture.from_signature(compute(rgb), rgb.shape[1], rgb.shape[0])
+
+
+def test_a_padded_copys_bars_count_in_no_tone_of_its_departure(data):
+    """Black bars darken a padded copy's whole-picture mean but change no tone of the photo: its
+    departure counts no brightness, while a copy made darker at the same extent does."""
+    rgb = np.asarray(Image.open(data / "edits/aaa-orig.jpg").convert("RGB"))
+    padded = np.pad(rgb, ((rgb.shape[0] // 4,) * 2, (0, 0), (0, 0)))  # letterboxed: a third of it black
+    darker = (rgb * 0.8).astype(np.uint8)
+    photo = _picture(rgb)
+    bars = {"transform": "none", "borders_a": None, "borders_b": [0.0, 0.25 / 1.5, 0.0, 0.25 / 1.5]}
+    assert not same_borders(bars) and same_borders({"borders_a": None, "borders_b": None})
+    whole = {"transform": "none", "borders_a": None, "borders_b": None}
+    assert departure(photo, _picture(padded), bars, 1.0) < 0.05  # the same photo once the bars are left out
+    assert departure(photo, _picture(darker), whole, 1.0) > 0.1  # about 25 grey levels darker

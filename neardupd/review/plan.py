@@ -120,8 +120,10 @@ def _originality(pairs: Sequence[PairRow], paths: Sequence[bytes],
     (:func:`neardupd.original.consensus`) for each other file. Exact and same-pixel copies count as
     one picture (two of one sticker copy must not outvote its original).
 
-    benchmarks/keeper.py, kept originals: bench-dev 0.935, augly_unseen 0.901 (without the median:
-    0.922 and 0.894; counting the mean departure in place of each pair's: 0.918 and 0.877)."""
+    benchmarks/keeper.py, kept originals: bench-dev 0.939, augly_unseen 0.903. Measured when these
+    were 0.935 and 0.901: without the median 0.922 and 0.894; counting the mean departure in place of
+    each pair's 0.918 and 0.877; a pair's shortest path through the group in place of the farthest pair
+    for files not paired +1 and -2; a near tie (0.01-0.1) left to the later rules -5 to -23 and 0 to -7."""
     same = _same_pictures(pairs, paths)
     evidence: Counter = Counter()
     apart: dict[bytes, list[float]] = {picture: [] for picture in set(same.values())}
