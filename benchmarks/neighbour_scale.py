@@ -1,58 +1,79 @@
-"""How the neighbour search grows with the library: milliseconds per new picture at several sizes.
+"""How the neighbour search grows with the library: milliseconds per new picture at several sizes,
+by multi-index hashing (what the index uses from ``MULTI_INDEX_FROM`` pictures on) and by a scan
+of every hash, on the same pictures and new pictures in one run, with a check that both answer the
+same.
 
-Fills a :class:`~neardupd.neighbours.HammingIndex` with random pictures (a content hash and the
-42 variant hashes the indexer stores: 36 windows, 6 rotated views) and times ``nearest`` with the
-indexer's own settings and probes (8 dihedral forms, 42 variants, 36 mirrored windows). The
-search is a linear scan, so the time per new picture grows with the library; the sum over an
-initial indexing grows with its square, which this prints as an estimate too.
+Fills :class:`~neardupd.neighbours.HammingIndex` es with random pictures (a content hash and the 42
+variant hashes the indexer stores: 36 windows, 6 rotated views; uniform random bits, so fewer chance
+near neighbours than real pHashes have and the multi-index search stops later) and times ``nearest``
+with the indexer's own settings and probes (8 dihedral forms, 42 variants, 36 mirrored windows).
 
-    python benchmarks/neighbour_scale.py [--sizes 1000 10000 50000 100000] [--queries 20]
+    python benchmarks/neighbour_scale.py [--sizes 10000 30000 100000 300000] [--queries 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import numpy as np
 
 from neardupd.config import MatchSettings
 from neardupd.neighbours import HammingIndex
-from neardupd.rules import VARIANTS, new_neighbour_index
+from neardupd.rules import OVERLAP_PAIRS, VARIANTS
 from neardupd.signature import WINDOWS
 
 
-def random_hashes(rng: np.random.Generator, count: int) -> list[int]:
-    return [int(value) for value in rng.integers(0, 2**63, count, dtype=np.int64)]
+def fill(indexes: list[HammingIndex], rng: np.random.Generator, size: int) -> None:
+    while len(indexes[0]) < size:
+        count = min(100_000, size - len(indexes[0]))
+        contents = rng.integers(0, 2**64, count, dtype=np.uint64)
+        variants = rng.integers(0, 2**64, (count, VARIANTS), dtype=np.uint64)
+        for row in range(count):
+            content, stored = int(contents[row]), variants[row].tolist()
+            for index in indexes:
+                index.add(len(index), content, stored)
 
 
-def per_query_ms(index: HammingIndex, rng: np.random.Generator, queries: int, settings: MatchSettings) -> float:
-    times = []
-    for _ in range(queries):
-        forms, variants, flipped = random_hashes(rng, 8), random_hashes(rng, VARIANTS), random_hashes(rng, len(WINDOWS))
+def timed(index: HammingIndex, queries: list, settings: MatchSettings) -> tuple[list[float], list]:
+    times, answers = [], []
+    for forms, variants, flipped in queries:
         start = time.perf_counter()
-        index.nearest(forms, variants, radius=settings.radius, limit=settings.candidates + 1,
-                      keep_within=settings.always_within, contained=flipped, overlap_radius=settings.overlap_radius)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        answers.append(index.nearest(forms, variants, radius=settings.radius, limit=settings.candidates + 1,
+                                     keep_within=settings.always_within, contained=flipped,
+                                     overlap_radius=settings.overlap_radius))
+        times.append((time.perf_counter() - start) * 1000)
+    return times, answers
+
+
+def random_hashes(rng: np.random.Generator, count: int) -> list[int]:
+    return rng.integers(0, 2**64, count, dtype=np.uint64).tolist()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 50_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000, 300_000])
     parser.add_argument("--queries", type=int, default=20)
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     settings = MatchSettings()
-    index = new_neighbour_index()
-    print(f"{'pictures':>10} {'ms per new picture':>19} {'us per stored picture':>22} {'est. initial indexing':>22}")
+    scan = HammingIndex(VARIANTS, OVERLAP_PAIRS, multi_index_from=2**62)
+    multi = HammingIndex(VARIANTS, OVERLAP_PAIRS, multi_index_from=1)
+    print(f"{'pictures':>10} {'multi-index p50':>16} {'p99':>7} {'scan p50':>9} {'p99':>7} {'scan/multi':>11}"
+          f" {'listing s':>10} {'same answers':>13}")
     for size in sorted(args.sizes):
-        while len(index) < size:
-            index.add(len(index), random_hashes(rng, 1)[0], random_hashes(rng, VARIANTS))
-        milliseconds = per_query_ms(index, rng, args.queries, settings)
-        initial_hours = milliseconds / 1000 * size / 2 / 3600  # sum of a linear cost over 0..size
-        print(f"{size:>10,} {milliseconds:>19.1f} {milliseconds * 1000 / size:>22.2f} {initial_hours:>20.2f} h")
+        fill([scan, multi], rng, size)
+        started = time.perf_counter()
+        multi.nearest([0], [], radius=0, limit=1)  # lists the pictures added since the last size
+        listing = time.perf_counter() - started
+        queries = [(random_hashes(rng, 8), random_hashes(rng, VARIANTS), random_hashes(rng, len(WINDOWS)))
+                   for _ in range(args.queries)]
+        multi_ms, multi_answers = timed(multi, queries, settings)
+        scan_ms, scan_answers = timed(scan, queries, settings)
+        p50, p99 = (np.percentile(multi_ms, 50), np.percentile(multi_ms, 99))
+        s50, s99 = (np.percentile(scan_ms, 50), np.percentile(scan_ms, 99))
+        print(f"{size:>10,} {p50:>13.1f} ms {p99:>7.1f} {s50:>6.1f} ms {s99:>7.1f} {s50 / p50:>10.1f}x"
+              f" {listing:>10.1f} {str(multi_answers == scan_answers):>13}")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,12 @@ views). A new picture is a candidate copy of a stored one when
 * one of its variants is near one of the stored variants (both are crops of a common
   picture, or one is a turned crop of the other): ``overlap``.
 
-The search is a
-vectorised scan (numpy XOR + popcount), which at these radii (10-16 bits of 64) is over a
-hundred times faster than a BK-tree, whose pruning stops working past a few bits.
+The search is exact. Small indexes are scanned (numpy XOR + popcount; at these radii, 10-16 bits of
+64, over a hundred times faster than a BK-tree, whose pruning stops working past a few bits); from
+:data:`~neardupd.hash_tables.MULTI_INDEX_FROM` pictures on, the tables are searched by multi-index
+hashing in steps of growing radius (:mod:`neardupd.hash_tables`), and the search stops as soon as the
+nearest ``limit`` pictures and all within ``keep_within`` are known for certain: the same answer as
+searching the whole radius, without looking at the far hashes when near ones exist.
 
 >>> index = HammingIndex(variants=2)
 >>> index.add(1, content=0b1111, variants=(0b0000_1111_0000, 0b1010))
@@ -32,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neardupd.hash_tables import MULTI_INDEX_FROM, SCAN_NS, HashTable, Hits, reach, steps_for
+
 SAME, WITHIN, CONTAINS, OVERLAP = "same", "within", "contains", "overlap"
 
 
@@ -48,41 +53,6 @@ class Neighbour:
     """Which stored variant matched (``within`` only), else -1."""
 
 
-class _Table:
-    """Growable parallel arrays of (hash, item); removed rows are marked dead."""
-
-    def __init__(self, width: int) -> None:
-        self.width = width
-        self.hashes = np.zeros((0, width), dtype=np.uint64)
-        self.items = np.zeros(0, dtype=np.int64)
-        self.alive = np.zeros(0, dtype=bool)
-        self.size = 0
-        self.row_of: dict[int, int] = {}
-
-    def add(self, item: int, values: Sequence[int]) -> None:
-        if self.size == len(self.items):
-            grow = max(1024, self.size)
-            self.hashes = np.concatenate([self.hashes, np.zeros((grow, self.width), dtype=np.uint64)])
-            self.items = np.concatenate([self.items, np.zeros(grow, dtype=np.int64)])
-            self.alive = np.concatenate([self.alive, np.zeros(grow, dtype=bool)])
-        row = self.size
-        self.hashes[row, :len(values)] = np.array(values, dtype=np.uint64)
-        self.items[row], self.alive[row] = item, len(values) == self.width
-        self.row_of[item] = row
-        self.size += 1
-
-    def remove(self, item: int) -> None:
-        row = self.row_of.pop(item, None)
-        if row is not None:
-            self.alive[row] = False
-
-    def rename(self, item: int, new: int) -> None:
-        row = self.row_of.pop(item, None)
-        if row is not None:
-            self.items[row] = new
-            self.row_of[new] = row
-
-
 class HammingIndex:
     """Content and variant hashes of many pictures, searchable by Hamming distance.
 
@@ -92,11 +62,12 @@ class HammingIndex:
     against all)."""
 
     def __init__(self, variants: int,
-                 overlap_pairs: Sequence[tuple[tuple[int, int], tuple[int, int]]] = ()) -> None:
+                 overlap_pairs: Sequence[tuple[tuple[int, int], tuple[int, int]]] = (), *,
+                 multi_index_from: int = MULTI_INDEX_FROM, scan_ns: float = SCAN_NS) -> None:
         self.variants = variants
         self.overlap_pairs = overlap_pairs or (((0, variants), (0, variants)),)
-        self._content = _Table(1)
-        self._variant = _Table(variants)
+        self._content = HashTable(1, multi_index_from=multi_index_from, scan_ns=scan_ns)
+        self._variant = HashTable(variants, multi_index_from=multi_index_from, scan_ns=scan_ns)
 
     def __len__(self) -> int:
         return len(self._content.row_of)
@@ -131,55 +102,84 @@ class HammingIndex:
         given, is the radius for variant-to-variant pairs (there are many more of them, so chance
         near-hits are many more too).
         """
-        best: dict[int, Neighbour] = {}
         form_probes = np.array(forms, dtype=np.uint64)
-        variant_probes = np.array(variants, dtype=np.uint64)
         contained_probes = np.array(tuple(variants) + tuple(contained), dtype=np.uint64)
-        for table, probes, relation in ((self._content, form_probes, SAME), (self._variant, form_probes, WITHIN),
-                                        (self._content, contained_probes, CONTAINS)):
-            if len(probes):
-                self._collect(best, table, probes, relation, radius)
-        if len(variant_probes):
-            for (start, stop), columns in self.overlap_pairs:
-                self._collect(best, self._variant, contained_probes[start:stop], OVERLAP,
-                              radius if overlap_radius is None else overlap_radius, columns=columns,
-                              first_probe=start)
-        ranked = sorted(best.values(), key=lambda n: (n.distance, n.relation != SAME, n.item))
-        return [n for rank, n in enumerate(ranked) if rank < limit or n.distance <= keep_within]
+        searches = [_Search(self._content, form_probes, SAME, radius),
+                    _Search(self._variant, form_probes, WITHIN, radius),
+                    _Search(self._content, contained_probes, CONTAINS, radius)]
+        if len(variants):
+            searches += [_Search(self._variant, contained_probes[start:stop], OVERLAP,
+                                 radius if overlap_radius is None else overlap_radius, columns, start)
+                         for (start, stop), columns in self.overlap_pairs]
+        searches = [search for search in searches if len(search.probes)]
+        found = [(rank, search, search.scanned()) for rank, search in enumerate(searches)]  # small tables whole
+        looking = {rank: search for rank, search in enumerate(searches) if search.steps}
+        for step in range(max((search.steps for search in searches), default=0)):
+            for rank, search in list(looking.items()):
+                if step >= search.steps:
+                    del looking[rank]
+                elif search.table.lookup_cost(len(search.probes), step) > search.scan_cost:
+                    found.append((rank, search, search.table.scanned(search.probes, search.radius, search.columns)))
+                    del looking[rank]  # every row scanned: nothing further to look up
+                else:
+                    found.append((rank, search, search.looked_up(step)))
+            known = reach(step) if looking else 64  # every picture this near has been found, at its least distance
+            best = [n for n in _nearest_per_item(found) if n.distance <= known]
+            if known >= keep_within and len(best) >= limit or not looking:
+                return _ranked(best, limit, keep_within)
+        return _ranked(_nearest_per_item(found), limit, keep_within)
 
-    @staticmethod
-    def _collect(best: dict[int, Neighbour], table: _Table, probes: np.ndarray, relation: str,
-                 radius: int, columns: tuple[int, int] | None = None, first_probe: int = 0,
-                 cells: int = 32_768) -> None:
-        """Every live item of ``table`` with a hash (of ``columns``, default all) within ``radius``
-        of a probe, into ``best`` (probes numbered from ``first_probe``).
+MAX_STEPS = 6
+"""Lookups go up to flips of 5 bits a substring (every hash within 17 bits); a larger radius scans."""
 
-        Rows go through in chunks of about ``cells`` hashes, copied to one contiguous run so that
-        each XOR, popcount and running minimum is one long, cache-resident loop per probe (1.7x
-        faster than broadcasting probes against a chunk). Only the few rows found near are looked
-        at again, to tell which probe and which stored hash met."""
-        first, last = columns or (0, table.width)
-        width = last - first
-        chunk = max(1, cells // width)
-        xor = np.empty(chunk * width, dtype=np.uint64)
-        counts = np.empty(chunk * width, dtype=np.uint8)
-        lowest = np.empty(chunk * width, dtype=np.uint8)
-        for start in range(0, table.size, chunk):
-            rows = min(chunk, table.size - start)
-            size = rows * width
-            stored = np.ascontiguousarray(table.hashes[start:start + rows, first:last]).reshape(-1)
-            low = lowest[:size]
-            low.fill(255)
-            for probe in probes:
-                np.bitwise_xor(stored, probe, out=xor[:size])
-                np.bitwise_count(xor[:size], out=counts[:size])
-                np.minimum(low, counts[:size], out=low)
-            row_lowest = low.reshape(rows, width).min(axis=1)
-            for row in np.nonzero((row_lowest <= radius) & table.alive[start:start + rows])[0].tolist():
-                distances = np.bitwise_count(probes[:, None] ^ table.hashes[start + row, first:last][None, :])
-                probe, variant = divmod(int(distances.argmin()), width)
-                distance, item = int(distances[probe, variant]), int(table.items[start + row])
-                known = best.get(item)
-                if known is None or distance < known.distance:
-                    best[item] = Neighbour(item, distance, relation, probe + first_probe,
-                                           variant + first if relation in (WITHIN, OVERLAP) else -1)
+
+@dataclass(frozen=True)
+class _Search:
+    """One relation's search: probes against a table's hashes (of ``columns``) within ``radius``."""
+
+    table: HashTable
+    probes: np.ndarray
+    relation: str
+    radius: int
+    columns: tuple[int, int] | None = None
+    first_probe: int = 0
+
+    @property
+    def steps(self) -> int:
+        """Steps of lookups this search takes (0: the table is scanned whole)."""
+        return steps_for(self.radius) if self.table.indexed and steps_for(self.radius) <= MAX_STEPS else 0
+
+    @property
+    def scan_cost(self) -> float:
+        return self.table.scan_cost(len(self.probes), self.columns)
+
+    def looked_up(self, step: int) -> Hits:
+        return self.table.looked_up(self.probes, self.radius, step, self.columns)
+
+    def scanned(self) -> Hits:
+        """The rows a scan covers: all of a small table, the rows added since a big one's listing."""
+        self.table.catch_up()
+        start = self.table.listed if self.steps else 0
+        return self.table.scanned(self.probes, self.radius, self.columns, start_row=start)
+
+
+def _nearest_per_item(found: Sequence[tuple[int, _Search, Hits]]) -> list[Neighbour]:
+    """Each item's nearest hit over all searches: the least distance, then the first search (SAME,
+    WITHIN, CONTAINS, the overlaps in order), then the lowest probe, then the lowest stored hash."""
+    best: dict[int, tuple[tuple[int, int, int, int], Neighbour]] = {}
+    for rank, search, hits in found:
+        first = search.columns[0] if search.columns else 0
+        for row, probe, column, distance in zip(*(values.tolist() for values in hits), strict=True):
+            item = int(search.table.items[row])
+            key = (distance, rank, probe, column)
+            known = best.get(item)
+            if known is None or key < known[0]:
+                variant = column + first if search.relation in (WITHIN, OVERLAP) else -1
+                best[item] = key, Neighbour(item, distance, search.relation, probe + search.first_probe, variant)
+    return [neighbour for _, neighbour in best.values()]
+
+
+def _ranked(neighbours: list[Neighbour], limit: int, keep_within: int) -> list[Neighbour]:
+    """The ``limit`` nearest, plus all within ``keep_within``, nearest first (``same`` first of equals)."""
+    ranked = sorted(neighbours, key=lambda n: (n.distance, n.relation != SAME, n.item))
+    return [n for rank, n in enumerate(ranked) if rank < limit or n.distance <= keep_within]

@@ -1,0 +1,252 @@
+"""Rows of 64-bit hashes and the exact search for those within a Hamming radius of probes.
+
+A table holds one row of ``width`` hashes per picture. Up to :data:`MULTI_INDEX_FROM` rows it is
+searched by a vectorised scan (numpy XOR + popcount); from there on by multi-index hashing
+(Norouzi, Punjani & Fleet, "Fast Search in Hamming Space with Multi-Index Hashing", CVPR 2012):
+each hash is cut into the three substrings of :data:`SUBSTRINGS`, and for each substring every
+stored hash is listed under that substring's value (a counting sort: one offsets array, one array of
+positions). Two hashes ``d`` bits apart differ in some substring by at most ``d // 3`` bits, so
+looking a probe's substrings up with every flip of exactly ``w`` bits, for ``w`` = 0, 1, 2, ...,
+finds after step ``w`` every stored hash within ``3w + 2`` bits (:func:`reach`; a hash may be found
+by more than one substring). The search goes by
+those steps, so a caller that needs only the nearest few stops early; each step's candidates are
+verified on the whole hash, so the answer is exact.
+
+Rows added since the last listing are scanned (at most :data:`RECENT_ROWS` of them) and listed in
+one merge when there are more. Removed rows stay, marked dead.
+
+>>> table = HashTable(width=2, multi_index_from=1)
+>>> table.add(7, [0b1011, 1 << 40])
+>>> table.add(8, [0, 0])
+>>> table.catch_up()
+>>> probes = np.array([0b1001], dtype=np.uint64)
+>>> sorted({(int(table.items[row]), int(d)) for row, d in zip(*table.looked_up(probes, 1, step=0)[::3])})
+[(7, 1)]
+>>> [(int(table.items[row]), int(d)) for row, d in zip(*table.scanned(probes, 2)[::3])]
+[(7, 1), (8, 2)]
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+SUBSTRINGS = ((0, 22), (22, 21), (43, 21))
+"""(shift, bits) of the three substrings a hash is cut into: 22 + 21 + 21 = 64."""
+
+MULTI_INDEX_FROM = 50_000
+"""Rows from which a table is listed by substring: below, a scan of every row is faster
+(benchmarks/neighbour_scale.py, uniform random hashes: the scan 0.7x the time at 30,000 pictures,
+4x faster at 100,000) and costs no memory."""
+
+SCAN_NS, LOOKUP_NS, CANDIDATE_NS = 0.75, 25.0, 35.0
+"""Nanoseconds a hash compared in a scan, a lookup and a candidate verified take (measured with
+benchmarks/neighbour_scale.py on this project's 2-core machine): a search scans instead of taking a
+step of lookups that would cost more."""
+
+RECENT_ROWS = 1_024
+"""Rows added since the last listing that are scanned rather than listed: a merge copies the
+listing (about 0.1 s at a million pictures), a scan of this many rows costs about 2 ms."""
+
+
+def reach(step: int) -> int:
+    """The radius within which every stored hash has been found after the lookups of ``step``."""
+    return len(SUBSTRINGS) * (step + 1) - 1
+
+
+def steps_for(radius: int) -> int:
+    """How many steps of lookups find every hash within ``radius`` bits."""
+    return max(0, -(-(radius + 1) // len(SUBSTRINGS)))
+
+
+@functools.cache
+def flips(bits: int, weight: int) -> np.ndarray:
+    """Every ``bits``-bit value with exactly ``weight`` bits set, as int64 (for XOR with a substring)."""
+    values = [sum(1 << bit for bit in chosen) for chosen in itertools.combinations(range(bits), weight)]
+    return np.array(values, dtype=np.int64)
+
+
+class Hits(NamedTuple):
+    """Stored hashes near probes: per hit, its row, the probe and the column that met, the distance."""
+
+    rows: np.ndarray
+    probes: np.ndarray
+    columns: np.ndarray
+    distances: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Hits:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none, none, none.astype(np.uint8))
+
+    @classmethod
+    def joined(cls, parts: Sequence[Hits]) -> Hits:
+        parts = [part for part in parts if len(part.rows)]
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate(values) for values in zip(*parts, strict=True)))
+
+
+class _Listing:
+    """Where each stored hash's substring has each value: ``order[offsets[v]:offsets[v + 1]]`` are the
+    flat positions (row * width + column) of the hashes whose substring is ``v``, ascending."""
+
+    def __init__(self, shift: int, bits: int) -> None:
+        self.shift, self.bits = shift, bits
+        self.offsets = np.zeros((1 << bits) + 1, dtype=np.int64)
+        self.order = np.zeros(0, dtype=np.uint32)  # positions below 2**32: 100 million pictures of 42 hashes
+
+    def values(self, hashes: np.ndarray) -> np.ndarray:
+        return ((hashes >> np.uint64(self.shift)) & np.uint64((1 << self.bits) - 1)).astype(np.int64)
+
+    def merge(self, hashes: np.ndarray, first_position: int) -> None:
+        """List more hashes, at flat positions from ``first_position`` on (after every listed one)."""
+        values = self.values(hashes)
+        ranked = np.argsort(values, kind="stable")
+        # each goes at the end of its value's run: after the listed positions, which are all smaller
+        positions = (ranked + first_position).astype(np.uint32)
+        self.order = np.insert(self.order, self.offsets[values[ranked] + 1], positions)
+        self.offsets[1:] += np.cumsum(np.bincount(values, minlength=1 << self.bits))
+
+    def positions(self, probes: np.ndarray, weight: int) -> tuple[np.ndarray, np.ndarray]:
+        """(probe index, flat position) of every listed hash whose substring differs from a probe's
+        in exactly ``weight`` bits."""
+        if weight > self.bits:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        masks = flips(self.bits, weight)
+        wanted = (self.values(probes)[:, None] ^ masks[None, :]).ravel()
+        starts, lengths = self.offsets[wanted], self.offsets[wanted + 1] - self.offsets[wanted]
+        found = lengths > 0
+        starts, lengths = starts[found], lengths[found]
+        probe_of = np.repeat(np.repeat(np.arange(len(probes)), len(masks))[found], lengths)
+        total = int(lengths.sum())
+        runs = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        return probe_of, self.order[runs].astype(np.int64)
+
+
+class HashTable:
+    """Growable rows of ``width`` hashes, each row one item's; removed rows are marked dead."""
+
+    def __init__(self, width: int, *, multi_index_from: int = MULTI_INDEX_FROM,
+                 recent_rows: int = RECENT_ROWS, scan_ns: float = SCAN_NS) -> None:
+        self.width = width
+        self.hashes = np.zeros((0, width), dtype=np.uint64)
+        self.items = np.zeros(0, dtype=np.int64)
+        self.alive = np.zeros(0, dtype=bool)
+        self.size = 0
+        self.row_of: dict[int, int] = {}
+        self.multi_index_from, self.recent_rows, self.scan_ns = multi_index_from, recent_rows, scan_ns
+        self.listed = 0
+        """Rows [0, listed) are in the substring listings."""
+        self._listings: list[_Listing] = []
+
+    def add(self, item: int, values: Sequence[int]) -> None:
+        if self.size == len(self.items):
+            grow = max(1024, self.size)
+            self.hashes = np.concatenate([self.hashes, np.zeros((grow, self.width), dtype=np.uint64)])
+            self.items = np.concatenate([self.items, np.zeros(grow, dtype=np.int64)])
+            self.alive = np.concatenate([self.alive, np.zeros(grow, dtype=bool)])
+        row = self.size
+        self.hashes[row, :len(values)] = np.array(values, dtype=np.uint64)
+        self.items[row], self.alive[row] = item, len(values) == self.width
+        self.row_of[item] = row
+        self.size += 1
+
+    def remove(self, item: int) -> None:
+        row = self.row_of.pop(item, None)
+        if row is not None:
+            self.alive[row] = False
+
+    def rename(self, item: int, new: int) -> None:
+        row = self.row_of.pop(item, None)
+        if row is not None:
+            self.items[row] = new
+            self.row_of[new] = row
+
+    @property
+    def indexed(self) -> bool:
+        """Whether the table is listed by substring (else searches scan every row)."""
+        return self.size >= self.multi_index_from
+
+    def catch_up(self) -> None:
+        """List the rows added since the last listing, once there are more than ``recent_rows``
+        (the first time: every row)."""
+        if not self.indexed or self.listed and self.size - self.listed <= self.recent_rows:
+            return
+        if not self._listings:
+            self._listings = [_Listing(shift, bits) for shift, bits in SUBSTRINGS]
+        added = self.hashes[self.listed:self.size].reshape(-1)
+        for listing in self._listings:
+            listing.merge(added, self.listed * self.width)
+        self.listed = self.size
+
+    def scan_cost(self, probes: int, columns: tuple[int, int] | None = None) -> float:
+        """Estimated nanoseconds of a scan of every row for ``probes`` probes."""
+        first, last = columns or (0, self.width)
+        return self.scan_ns * self.size * (last - first) * probes
+
+    def lookup_cost(self, probes: int, step: int) -> float:
+        """Estimated nanoseconds of the lookups of ``step`` for ``probes`` probes: one per flip and
+        substring, and the listed hashes found there (as many as a uniform spread puts there)."""
+        lookups = found = 0.0
+        for _, bits in SUBSTRINGS:
+            count = probes * len(flips(bits, step)) if step <= bits else 0
+            lookups, found = lookups + count, found + count * self.listed * self.width / (1 << bits)
+        return LOOKUP_NS * lookups + CANDIDATE_NS * found
+
+    def looked_up(self, probes: np.ndarray, radius: int, step: int, columns: tuple[int, int] | None = None) -> Hits:
+        """The listed live hashes (of ``columns``, default all) within ``radius`` of a probe that the
+        lookups of ``step`` find: those whose some substring differs from the probe's in exactly
+        ``step`` bits. Steps 0 to ``s`` find every listed hash within :func:`reach` (s) bits."""
+        first, last = columns or (0, self.width)
+        flat = self.hashes.reshape(-1)
+        parts = []
+        for listing in self._listings:
+            probe_of, positions = listing.positions(probes, step)
+            rows, columns = np.divmod(positions, self.width)
+            distances = np.bitwise_count(flat[positions] ^ probes[probe_of])
+            keep = (distances <= radius) & (columns >= first) & (columns < last) & self.alive[rows]
+            parts.append(Hits(rows[keep], probe_of[keep], columns[keep] - first, distances[keep]))
+        return Hits.joined(parts)
+
+    def scanned(self, probes: np.ndarray, radius: int, columns: tuple[int, int] | None = None, *,
+                start_row: int = 0, cells: int = 32_768) -> Hits:
+        """Every live row from ``start_row`` with a hash (of ``columns``) within ``radius`` of a probe,
+        scanned, with the nearest probe and column that met (the first of equals).
+
+        Rows go through in chunks of about ``cells`` hashes, copied to one contiguous run so that
+        each XOR, popcount and running minimum is one long, cache-resident loop per probe (1.7x
+        faster than broadcasting probes against a chunk). Only the few rows found near are looked
+        at again, to tell which probe and which stored hash met."""
+        first, last = columns or (0, self.width)
+        width = last - first
+        chunk = max(1, cells // width)
+        xor = np.empty(chunk * width, dtype=np.uint64)
+        counts = np.empty(chunk * width, dtype=np.uint8)
+        lowest = np.empty(chunk * width, dtype=np.uint8)
+        near: list[np.ndarray] = []
+        for start in range(start_row, self.size, chunk):
+            rows = min(chunk, self.size - start)
+            size = rows * width
+            stored = np.ascontiguousarray(self.hashes[start:start + rows, first:last]).reshape(-1)
+            low = lowest[:size]
+            low.fill(255)
+            for probe in probes:
+                np.bitwise_xor(stored, probe, out=xor[:size])
+                np.bitwise_count(xor[:size], out=counts[:size])
+                np.minimum(low, counts[:size], out=low)
+            row_lowest = low.reshape(rows, width).min(axis=1)
+            near.append(start + np.nonzero((row_lowest <= radius) & self.alive[start:start + rows])[0])
+        rows = np.concatenate(near) if near else np.zeros(0, dtype=np.int64)
+        if not len(rows):
+            return Hits.empty()
+        distances = np.bitwise_count(probes[None, :, None] ^ self.hashes[rows, first:last][:, None, :])
+        flat = distances.reshape(len(rows), -1)
+        best = flat.argmin(axis=1)  # the first nearest: lowest probe, then lowest column
+        probe, column = np.divmod(best, width)
+        return Hits(rows.astype(np.int64), probe, column, flat[np.arange(len(rows)), best])
+
