@@ -140,10 +140,10 @@ def search_figures(path: str, pictures: int, queries: int, rng: np.random.Genera
     stored: dict[int, tuple[int, list[int]]] = {}  # the pictures planted near new ones, spread over the library
     stride = max(1, pictures // queries)
     with open_store(path, readonly=True) as store:
-        for row, (file_id, content, variants) in enumerate(store.index_hashes()):
-            index.add(file_id, content, variants)
-            if row % stride == 0:
-                stored[file_id] = (content, list(variants))
+        rows = store.index_hashes()
+    index.add_many(rows.file_ids, rows.contents, rows.variants, rows.complete)
+    for row in range(0, len(rows.file_ids), stride):
+        stored[int(rows.file_ids[row])] = (int(rows.contents[row]), rows.variants[row].tolist())
     loaded = time.perf_counter() - started
     index.nearest([0], [], radius=0, limit=1)  # lists it, as the first search does
     listed = time.perf_counter() - started - loaded
@@ -165,9 +165,7 @@ def search_figures(path: str, pictures: int, queries: int, rng: np.random.Genera
     print(f"search per new picture: p50 {np.percentile(times, 50):.1f} ms, p99 {np.percentile(times, 99):.1f} ms;"
           f" planted neighbours within {settings.always_within} bits found: {found}/{must}")
     scan = HammingIndex(VARIANTS, OVERLAP_PAIRS, multi_index_from=2**62)
-    with open_store(path, readonly=True) as store:
-        for file_id, content, variants in store.index_hashes():
-            scan.add(file_id, content, variants)
+    scan.add_many(rows.file_ids, rows.contents, rows.variants, rows.complete)
     scan_times, same = [], 0
     for (forms, variants, flipped, _, _), answer in zip(planted, answers, strict=True):
         start = time.perf_counter()
@@ -204,7 +202,7 @@ def bk_tree(index: HammingIndex, planted: list, pictures: int, settings: MatchSe
 def keypoint_figures(path: str, pictures: int, rng: np.random.Generator) -> None:
     before, started = rss(), time.perf_counter()
     keypoints = DescriptorIndex()
-    with open_store(path, readonly=True) as store:
+    with open_store(path, readonly=True) as store, keypoints.bulk():
         for file_id, found in store.index_features(INDEXED):
             keypoints.add(file_id, found.descriptors, found.pixels())
     loaded, memory = time.perf_counter() - started, rss() - before

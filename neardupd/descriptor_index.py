@@ -27,7 +27,9 @@ six tables with 0.85; two strangers' descriptors (~100-128 bits apart) almost ne
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -74,6 +76,13 @@ apart. (A floor of 16 skipped the buckets of true matches too, when only the nea
 _DESCRIPTOR = np.dtype((np.void, 32))
 
 
+def stable_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` of uint32 values, as two stable sorts of 16-bit halves
+    (numpy sorts 16-bit integers by radix: 1.7x faster on 42 M keys than its sort of 32-bit ones)."""
+    low = np.argsort((values & np.uint32(0xFFFF)).astype(np.uint16), kind="stable")
+    return low[np.argsort((values[low] >> np.uint32(16)).astype(np.uint16), kind="stable")]
+
+
 def keys(descriptors: np.ndarray) -> np.ndarray:
     """(n, TABLES) uint32 keys of (n, 32) uint8 descriptors."""
     bits = np.unpackbits(descriptors, axis=1)[:, _BITS]  # (n, TABLES, KEY_BITS)
@@ -113,6 +122,7 @@ class DescriptorIndex:
         of the search's time)."""
         self._sorted_rows = np.zeros(0, np.int64)
         self._merged = 0
+        self._loading = False
         self._tail: tuple[np.ndarray, np.ndarray] | None = None
         """The rows added since the last merge, as (offset keys, rows) sorted by key (None: to be sorted again)."""
 
@@ -134,8 +144,20 @@ class DescriptorIndex:
         self._size += count
         self._extend_tail(start, count)
         self._rows[item] = (start, start + count)
-        if self._size - self._merged > max(4096, self._merged // 8):
+        if self._size - self._merged > max(4096, self._merged // 8) and not self._loading:
             self._merge()
+
+    @contextlib.contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Add many pictures, merged once at the end (loading 100,000 pictures merged as they came
+        took 25 s, most of it copying the sorted arrays again and again)."""
+        self._loading = True
+        try:
+            yield
+        finally:
+            self._loading = False
+            if self._size > self._merged:
+                self._merge()
 
     def remove(self, item: int) -> None:
         rows = self._rows.pop(item, None)
@@ -218,7 +240,7 @@ class DescriptorIndex:
     def _sorted_by_key(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(offset keys, rows) of ``rows`` in every table, sorted stably by offset key."""
         table_keys, table_rows = _table_keys(self._keys[rows]), np.tile(rows, TABLES)
-        order = np.argsort(table_keys, kind="stable")
+        order = stable_order(table_keys)
         return table_keys[order], table_rows[order]
 
     def _extend_tail(self, start: int, count: int) -> None:

@@ -145,16 +145,30 @@ class HashTable:
         self._listings: list[_Listing] = []
 
     def add(self, item: int, values: Sequence[int]) -> None:
-        if self.size == len(self.items):
-            grow = max(1024, self.size)
-            self.hashes = np.concatenate([self.hashes, np.zeros((grow, self.width), dtype=np.uint64)])
-            self.items = np.concatenate([self.items, np.zeros(grow, dtype=np.int64)])
-            self.alive = np.concatenate([self.alive, np.zeros(grow, dtype=bool)])
+        self._reserve(1)
         row = self.size
         self.hashes[row, :len(values)] = np.array(values, dtype=np.uint64)
         self.items[row], self.alive[row] = item, len(values) == self.width
         self.row_of[item] = row
         self.size += 1
+
+    def add_rows(self, items: np.ndarray, values: np.ndarray) -> None:
+        """Many rows at once (``values``: one row of ``width`` hashes per item), as ``add`` one by one."""
+        for item in items.tolist():
+            self.remove(item)
+        self._reserve(len(items))
+        rows = slice(self.size, self.size + len(items))
+        self.hashes[rows], self.items[rows], self.alive[rows] = values, items, True
+        self.row_of.update(zip(items.tolist(), range(rows.start, rows.stop), strict=True))
+        self.size = rows.stop
+
+    def _reserve(self, count: int) -> None:
+        if self.size + count <= len(self.items):
+            return
+        grow = max(1024, self.size, count)
+        self.hashes = np.concatenate([self.hashes, np.zeros((grow, self.width), dtype=np.uint64)])
+        self.items = np.concatenate([self.items, np.zeros(grow, dtype=np.int64)])
+        self.alive = np.concatenate([self.alive, np.zeros(grow, dtype=bool)])
 
     def remove(self, item: int) -> None:
         row = self.row_of.pop(item, None)

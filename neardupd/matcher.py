@@ -76,11 +76,12 @@ class Matcher:
         self.config = config
         self.on_candidates = on_candidates
         self.neighbours = new_neighbour_index()
-        for file_id, content, variants in store.index_hashes():
-            self.neighbours.add(file_id, content, variants)
+        stored = store.index_hashes()
+        self.neighbours.add_many(stored.file_ids, stored.contents, stored.variants, stored.complete)
         self.keypoints = DescriptorIndex()
-        for file_id, found in store.index_features(INDEXED):
-            self.keypoints.add(file_id, found.descriptors, found.pixels())
+        with self.keypoints.bulk():
+            for file_id, found in store.index_features(INDEXED):
+                self.keypoints.add(file_id, found.descriptors, found.pixels())
         self._held: dict[int, tuple[Analysed, Picture]] = {}
         """Held pictures by provisional key: the analysed file, and its picture as stored (the
         keypoint positions rounded as the store keeps them), which later pictures are judged

@@ -82,6 +82,15 @@ class HammingIndex:
         if len(variants) == self.variants:
             self._variant.add(item, variants)
 
+    def add_many(self, items: np.ndarray, contents: np.ndarray, variants: np.ndarray, complete: np.ndarray) -> None:
+        """Index many pictures at once, as ``add`` one by one: ``variants`` one row per picture, of
+        which only those ``complete`` are indexed (the others' pictures were too small for them)."""
+        self._content.add_rows(items, contents[:, None])
+        for item in items[~complete].tolist():
+            self._variant.remove(item)
+        if variants.shape[1] == self.variants:
+            self._variant.add_rows(items[complete], variants[complete])
+
     def remove(self, item: int) -> None:
         self._content.remove(item)
         self._variant.remove(item)

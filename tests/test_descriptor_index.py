@@ -14,6 +14,7 @@ from neardupd.descriptor_index import (
     _distances,
     _nearest_matches,
     consistent_matches,
+    stable_order,
 )
 
 
@@ -132,3 +133,12 @@ def test_each_keypoint_votes_for_its_nearest_pictures():
         probes, kept_rows = _nearest_matches(probe_ids, rows, owners, distance)
         assert sorted(zip(probes.tolist(), kept_rows.tolist(), strict=True)) == _voting_by_loops(
             probe_ids, rows, owners, distance)
+
+
+def test_the_two_pass_sort_orders_as_a_stable_sort():
+    """Ties keep their order (a keypoint's rows in their tables are found in row order)."""
+    rng = np.random.default_rng(3)
+    for values in (rng.integers(0, 1 << 23, 50_000), rng.integers(0, 40, 5_000), rng.integers(0, 2**32, 5_000),
+                   np.zeros(0)):
+        values = values.astype(np.uint32)
+        assert (stable_order(values) == np.argsort(values, kind="stable")).all()

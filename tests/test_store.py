@@ -7,13 +7,14 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from neardupd.config import Config
 from neardupd.decode import read_stream
 from neardupd.errors import SchemaTooNewError
 from neardupd.indexer import Indexer, Outcome
-from neardupd.store import load_migrations, open_store
+from neardupd.store import HashRows, load_migrations, open_store
 
 
 class CountingDecoder:
@@ -187,3 +188,23 @@ def test_json_gives_the_exact_bytes_of_a_name_that_is_not_utf8(tmp_path, odd_nam
     assert "contrast.jpg" in pair["a"] + pair["b"] and "\ufffd" in pair["a"] + pair["b"]
     plan = json.loads(cli("act", "--plan", "--json", "--db", str(db)).stdout)
     assert odd in [base64.b64decode(path) for path in plan["move_b64"]] + [base64.b64decode(plan.get("keep_b64", ""))]
+
+
+def test_hash_rows_are_grouped_per_picture_whatever_order_they_are_read_in(data_index):
+    """The neighbour index's bulk read: each picture's content hash and its 42 variants in order
+    (windows, then rotations), a picture without variants marked so; from a real scan and a
+    shuffled table with a picture lacking variants and hashes past 2**63."""
+    with open_store(data_index, readonly=True) as store:
+        rows = store.index_hashes()
+    with sqlite3.connect(data_index) as db:
+        for file_id, content, variants, complete in zip(rows.file_ids.tolist(), rows.contents.tolist(),
+                                                        rows.variants.tolist(), rows.complete.tolist(), strict=True):
+            stored = db.execute("SELECT kind, form, hash FROM hashes WHERE file_id = ? AND "
+                                "(kind != 'content' OR form = 0) ORDER BY kind = 'rotation', kind = 'window', form",
+                                (file_id,)).fetchall()
+            assert [value % 2**64 for _, _, value in stored] == [content, *(variants if complete else [])]
+    assert rows.variants.shape[1] == 42 and 0 < rows.complete.sum() < len(rows.complete)  # tiny ones have none
+    table = [(5, 0, 0, -1), (5, 0, 3, 7)] + [(9, 0, 0, 2)] + [(9, 1, form, form) for form in range(3)] + [(9, 2, 0, -5)]
+    grouped = HashRows.grouped(np.array(table[::-1] + [(4, 0, 0, 11)], dtype=np.int64))
+    assert grouped.file_ids.tolist() == [4, 5, 9] and grouped.contents.tolist() == [11, 2**64 - 1, 2]
+    assert grouped.variants[2].tolist() == [0, 1, 2, 2**64 - 5] and grouped.complete.tolist() == [False, False, True]

@@ -14,6 +14,7 @@ from neardupd.store.decisions import Decision
 from neardupd.store.rows import (
     FileFacts,
     FileRow,
+    HashRows,
     PairRow,
     PendingRow,
     RootRow,
@@ -25,5 +26,5 @@ from neardupd.store.rows import (
 from neardupd.store.sqlite import load_migrations, migrations_dir
 from neardupd.store.work import Store, open_store
 
-__all__ = ["Decision", "FileFacts", "FileRow", "PairRow", "PendingRow", "RootRow", "Store", "UnderRow", "display_path",
-           "iso_time", "load_migrations", "migrations_dir", "open_store", "path_fields"]
+__all__ = ["Decision", "FileFacts", "FileRow", "HashRows", "PairRow", "PendingRow", "RootRow", "Store", "UnderRow",
+           "display_path", "iso_time", "load_migrations", "migrations_dir", "open_store", "path_fields"]

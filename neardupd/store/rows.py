@@ -8,7 +8,41 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
+
 from neardupd.metadata import Metadata
+
+
+@dataclass(frozen=True)
+class HashRows:
+    """Every indexed picture's hashes for the neighbour index, as arrays (row ``i``: one picture)."""
+
+    file_ids: np.ndarray
+    """int64."""
+    contents: np.ndarray
+    """uint64: the content hash as it is (form 0)."""
+    variants: np.ndarray
+    """(pictures, windows + rotations) uint64: the window hashes, then the rotation hashes."""
+    complete: np.ndarray
+    """bool: the picture has every variant (a picture too small for them has none)."""
+
+    @classmethod
+    def grouped(cls, table: np.ndarray) -> HashRows:
+        """From (file_id, kind: 0 content 1 window 2 rotation, form, signed hash) rows in any order."""
+        file_ids, kinds, forms = table[:, 0], table[:, 1], table[:, 2]
+        values = table[:, 3].view(np.uint64)
+        ids, at = np.unique(file_ids, return_inverse=True)
+        windows = int(forms[kinds == 1].max(initial=-1)) + 1
+        width = windows + int(forms[kinds == 2].max(initial=-1)) + 1
+        contents = np.zeros(len(ids), np.uint64)
+        is_content = (kinds == 0) & (forms == 0)
+        contents[at[is_content]] = values[is_content]
+        variants = np.zeros((len(ids), width), np.uint64)
+        is_variant = kinds > 0
+        columns = np.where(kinds == 1, forms, windows + forms)[is_variant]
+        variants[at[is_variant], columns] = values[is_variant]
+        complete = np.bincount(at[is_variant], minlength=len(ids)) == width
+        return cls(ids, contents, variants, complete & (width > 0))
 
 
 @dataclass(frozen=True)
