@@ -259,9 +259,12 @@ class DescriptorIndex:
         tail_keys, tail_rows = self._sorted_tail()
         live, live_tail = ~self._dead[self._sorted_rows], ~self._dead[tail_rows]
         keys, rows = self._sorted_keys[live], self._sorted_rows[live]
-        at = np.searchsorted(keys, tail_keys[live_tail], side="right")  # after equal keys: their rows are later
-        self._sorted_keys = np.insert(keys, at, tail_keys[live_tail])
-        self._sorted_rows = np.insert(rows, at, tail_rows[live_tail])
+        if len(keys):
+            at = np.searchsorted(keys, tail_keys[live_tail], side="right")  # after equal keys: their rows are later
+            self._sorted_keys = np.insert(keys, at, tail_keys[live_tail])
+            self._sorted_rows = np.insert(rows, at, tail_rows[live_tail])
+        else:  # the first merge (a load): the sorted tail is all (inserting it into nothing took 5 s at 100k)
+            self._sorted_keys, self._sorted_rows = tail_keys[live_tail], tail_rows[live_tail]
         wide = len(self._sorted_keys) >= 2 ** 32  # past 7.4 M pictures
         if self._bucket_starts is None or (wide and self._bucket_starts.dtype != np.uint64):
             self._bucket_starts = np.zeros((TABLES << KEY_BITS) + 1, np.uint64 if wide else np.uint32)
