@@ -208,3 +208,33 @@ def test_hash_rows_are_grouped_per_picture_whatever_order_they_are_read_in(data_
     grouped = HashRows.grouped(np.array(table[::-1] + [(4, 0, 0, 11)], dtype=np.int64))
     assert grouped.file_ids.tolist() == [4, 5, 9] and grouped.contents.tolist() == [11, 2**64 - 1, 2]
     assert grouped.variants[2].tolist() == [0, 1, 2, 2**64 - 5] and grouped.complete.tolist() == [False, False, True]
+
+
+def test_version_8_keeps_every_hash_and_reads_them_as_before(tmp_path, data_index):
+    """A version-7 index (its tables made by migrations 1-7, its hashes those of a real scan) upgraded
+    in place: the same rows, now in one B-tree by (file, kind, form) with no index by value; files
+    deleted later take their hashes with them."""
+    db = tmp_path / "v7.sqlite"
+    with sqlite3.connect(db) as old:
+        for version, sql in load_migrations():
+            if version <= 7:
+                old.executescript(sql)
+    with sqlite3.connect(db) as old:
+        old.execute(f"ATTACH DATABASE '{data_index}' AS scanned")
+        for table in ("files", "signatures", "hashes"):
+            columns = ", ".join(row[1] for row in old.execute(f"PRAGMA main.table_info({table})"))
+            old.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM scanned.{table}")
+        before = old.execute("SELECT * FROM hashes ORDER BY file_id, kind, form").fetchall()
+    with open_store(db) as store:
+        assert store.version == 8
+        rows = store.index_hashes()
+        store.connection.execute("DELETE FROM files WHERE id = ?", (int(rows.file_ids[0]),))
+    with sqlite3.connect(db) as upgraded:
+        after = upgraded.execute("SELECT * FROM hashes ORDER BY file_id, kind, form").fetchall()
+        table = upgraded.execute("SELECT sql FROM sqlite_master WHERE name = 'hashes'").fetchone()[0]
+        indexes = upgraded.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'hashes' AND type = 'index'")
+        assert "WITHOUT ROWID" in table and indexes.fetchall() == []
+    assert after == [row for row in before if row[0] != rows.file_ids[0]] and len(after) < len(before)
+    with open_store(data_index, readonly=True) as scanned:
+        again = scanned.index_hashes()
+    assert (rows.file_ids == again.file_ids).all() and (rows.variants == again.variants).all()

@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -161,12 +162,32 @@ class SqliteIndex:
             if version <= self.version:
                 continue
             log.info("applying migration %04d to %s", version, self.path)
-            with self.translated():
+            with self.translated(), self._progress_told(version):
                 self.connection.executescript(f"BEGIN IMMEDIATE;\n{sql}\nCOMMIT;")
             if self.version != version:
                 raise StoreError(self.path, f"migration {version:04d} did not set user_version to {version}")
         self._schema = None
         return self.version
+
+    @contextmanager
+    def _progress_told(self, version: int, every: float = 10.0) -> Iterator[None]:
+        """Say every ``every`` seconds that a long migration (a large library's tables rewritten) is
+        still going, so that nobody takes it for a hang."""
+        started = told = time.monotonic()
+
+        def tell() -> int:
+            nonlocal told
+            if time.monotonic() - told >= every:
+                told = time.monotonic()
+                log.warning("still upgrading %s to schema %d (%.0f s so far; stopped, it starts over next time)",
+                            self.path, version, told - started)
+            return 0
+
+        self.connection.set_progress_handler(tell, 100_000)
+        try:
+            yield
+        finally:
+            self.connection.set_progress_handler(None, 0)
 
     def refuse_newer(self, latest: int) -> None:
         if self.version > latest:
