@@ -212,8 +212,8 @@ def keypoint_figures(path: str, pictures: int, rng: np.random.Generator) -> None
     before, started = rss(), time.perf_counter()
     keypoints = DescriptorIndex()
     with open_store(path, readonly=True) as store, keypoints.bulk():
-        for file_id, found in store.index_features(INDEXED):
-            keypoints.add(file_id, found.descriptors, found.pixels())
+        for file_ids, found in store.index_features(INDEXED):
+            keypoints.add_many(file_ids, found.counts, found.descriptors, found.pixels)
     loaded, memory = time.perf_counter() - started, rss() - before
     times = []
     for _ in range(20):

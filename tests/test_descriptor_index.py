@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import cv2
 import numpy as np
 import pytest
 
 from neardupd.descriptor_index import (
+    INDEXED,
     NEAR_MARGIN,
     RADIUS,
     SHARED_BY,
@@ -16,6 +19,8 @@ from neardupd.descriptor_index import (
     consistent_matches,
     stable_order,
 )
+from neardupd.features import unpack
+from neardupd.store import open_store
 
 
 def _similar(points: np.ndarray, scale: float, degrees: float, shift: tuple[float, float]) -> np.ndarray:
@@ -142,3 +147,27 @@ def test_the_two_pass_sort_orders_as_a_stable_sort():
                    np.zeros(0)):
         values = values.astype(np.uint32)
         assert (stable_order(values) == np.argsort(values, kind="stable")).all()
+
+
+def test_keypoints_loaded_in_bulk_are_those_added_one_by_one(data_index):
+    """The start-up path (BLOBs unpacked many at a time, added at once, merged once) holds and finds
+    exactly what adding each picture's unpacked keypoints did."""
+    with sqlite3.connect(data_index) as db:
+        blobs = db.execute("SELECT file_id, data FROM features ORDER BY rowid").fetchall()
+    one_by_one, bulk = DescriptorIndex(), DescriptorIndex()
+    for file_id, blob in blobs:
+        found = unpack(blob)
+        one_by_one.add(file_id, found.descriptors, found.pixels())
+    with open_store(data_index, readonly=True) as store, bulk.bulk():
+        for file_ids, found in store.index_features(INDEXED, batch=7):
+            bulk.add_many(file_ids, found.counts, found.descriptors, found.pixels)
+    size = one_by_one._size
+    assert size == bulk._size > 0 and one_by_one._rows == bulk._rows
+    for name in ("_descriptors", "_points", "_owners", "_keys"):
+        assert (getattr(one_by_one, name)[:size] == getattr(bulk, name)[:size]).all(), name
+    one_by_one._merge()  # noqa: SLF001 - all rows merged, as the bulk load leaves them (a tail counts its own crowds)
+    for _, blob in blobs[::5]:
+        found = unpack(blob)
+        asked = {"mirrored_from": None, "min_votes": 4, "limit": 8}
+        assert (one_by_one.search(found.descriptors, found.pixels(), **asked)
+                == bulk.search(found.descriptors, found.pixels(), **asked))

@@ -28,7 +28,6 @@ import numpy as np
 
 from neardupd import features
 from neardupd.errors import RowGoneError, SchemaTooNewError, StoreError
-from neardupd.features import Features
 from neardupd.metadata import Metadata
 from neardupd.pairs import Scored
 from neardupd.signature import Box, Picture, Signature, to_signed
@@ -270,13 +269,15 @@ class SqliteIndex:
                 chunks.append(np.array(rows, dtype=np.int64))
         return HashRows.grouped(np.concatenate(chunks) if chunks else np.zeros((0, 4), np.int64))
 
-    def index_features(self, count: int) -> Iterator[tuple[int, Features]]:
-        """(file_id, features of the first ``count`` keypoints) for the keypoint index; only those
-        bytes of each BLOB are read."""
+    def index_features(self, count: int, batch: int = 10_000) -> Iterator[tuple[np.ndarray, features.Keypoints]]:
+        """(file ids, their first ``count`` keypoints) for the keypoint index, ``batch`` pictures at a
+        time; only those bytes of each BLOB are read."""
         with self.translated():
-            for file_id, data in self.connection.execute("SELECT file_id, substr(data, 1, ?) FROM features",
-                                                         (features.prefix_bytes(count),)):
-                yield file_id, features.unpack(data)
+            cursor = self.connection.execute("SELECT file_id, substr(data, 1, ?) FROM features",
+                                             (features.prefix_bytes(count),))
+            while rows := cursor.fetchmany(batch):
+                yield np.array([file_id for file_id, _ in rows], dtype=np.int64), features.unpack_many(
+                    [blob for _, blob in rows])
 
     def picture(self, file_id: int, *, with_features: bool = True) -> Picture:
         """A file's stored picture; without its keypoints (the bulk of it) if not ``with_features``."""
