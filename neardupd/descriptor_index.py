@@ -131,23 +131,8 @@ class DescriptorIndex:
     def add(self, item: int, descriptors: np.ndarray, points: np.ndarray) -> None:
         """Index the first INDEXED of a picture's keypoints: their descriptors, and their positions
         (pixels of its keypoint view, see :meth:`neardupd.features.Features.pixels`)."""
-        self.remove(item)
-        chosen = np.ascontiguousarray(descriptors[:INDEXED], dtype=np.uint8)
-        count = len(chosen)
-        if count == 0:
-            return
-        self._reserve(count)
-        start = self._size
-        self._descriptors[start:start + count] = chosen.view(np.uint64).reshape(count, 4)
-        self._points[start:start + count] = points[:count]
-        self._owners[start:start + count] = item
-        self._keys[start:start + count] = keys(chosen)
-        self._dead[start:start + count] = False
-        self._size += count
-        self._extend_tail(start, count)
-        self._rows[item] = (start, start + count)
-        if self._size - self._merged > max(4096, self._merged // 8) and not self._loading:
-            self._merge()
+        self.add_many(np.array([item], dtype=np.int64), np.array([len(descriptors)], dtype=np.int64),
+                      descriptors, points)
 
     def add_many(self, items: np.ndarray, counts: np.ndarray, descriptors: np.ndarray, points: np.ndarray) -> None:
         """Index many pictures at once, as ``add`` one by one: picture ``i`` has the next ``counts[i]``
