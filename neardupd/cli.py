@@ -23,7 +23,7 @@ from neardupd.review.act import act_command, undo_command
 from neardupd.review.decide import decide_group
 from neardupd.review.serve import serve_command
 from neardupd.rules import compare
-from neardupd.store import display_path, open_store, path_fields
+from neardupd.store import Store, display_path, open_store, path_fields
 
 EXIT_USAGE = 64
 EXIT_DATAERR = 65
@@ -63,7 +63,7 @@ def scan(ctx: click.Context, db: str | None, paths: Sequence[str]) -> None:
     """
     config = with_database(ctx, db)
     with open_store(config.database) as store:
-        indexer = Indexer(store, config)
+        indexer = _loaded_indexer(store, config)
         try:
             summary = report.scan_with_progress(indexer, paths, show=sys.stderr.isatty())
         finally:
@@ -154,7 +154,7 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
     """
     config = indexed(ctx, db)
     with open_store(config.database) as store:
-        indexer = Indexer(store, config)
+        indexer = _loaded_indexer(store, config)
         floor = config.match.threshold if min_score is None else min_score
         try:
             found = [c for c in indexer.query(os.fsencode(image)) if c.score >= floor]
@@ -171,6 +171,14 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
     if not rows and not as_json:
         click.echo("no copy of this image is indexed")
     ctx.exit(0 if rows else 1)
+
+
+def _loaded_indexer(store: Store, config: Config) -> Indexer:
+    """An indexer over the store's pictures, saying on a terminal that a large index is loading."""
+    said = report.loading_line(store.counts()["files"]) if sys.stderr.isatty() else None
+    if said:
+        click.echo(said, err=True)
+    return Indexer(store, config)
 
 
 main.add_command(bench_group)

@@ -18,6 +18,17 @@ from neardupd.review.explanation import original_side, phrase
 from neardupd.review.plan import groups_of
 from neardupd.store import PairRow, display_path, path_fields
 
+LOADING_SAID_FROM = 20_000
+"""Pictures from which loading the index takes long enough to say so (about 2 s per 10,000:
+benchmarks/scale.py)."""
+
+
+def loading_line(pictures: int) -> str | None:
+    """What to say on a terminal before the index of ``pictures`` is loaded, if it takes a while."""
+    if pictures < LOADING_SAID_FROM:
+        return None
+    return f"loading the index of {pictures:,} pictures (about {pictures // 5_000:,} s)..."
+
 
 def scan_with_progress(indexer: Indexer, paths: Sequence[str], *, show: bool) -> ScanSummary:
     """Run a scan (see :func:`neardupd.scanner.scan`), with a progress bar on stderr when ``show``."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+from neardupd import report
+
 
 def _library(tmp_path, data):
     folder = tmp_path / "photos"
@@ -98,3 +100,8 @@ def test_errors_are_one_line_with_a_non_zero_exit(tmp_path, data, cli):
     assert "Traceback" not in result.stderr and str(db) in result.stderr
     unreadable = cli("compare", str(data / "hostile/empty.jpg"), str(data / "edits/aaa-orig.jpg"), check=False)
     assert unreadable.returncode != 0 and "empty" in unreadable.stderr and "Traceback" not in unreadable.stderr
+
+
+def test_a_large_index_is_said_to_be_loading_and_a_small_one_is_not():
+    assert report.loading_line(report.LOADING_SAID_FROM - 1) is None
+    assert report.loading_line(250_000) == "loading the index of 250,000 pictures (about 50 s)..."
