@@ -97,7 +97,7 @@ class _Listing:
 
     def __init__(self, shift: int, bits: int) -> None:
         self.shift, self.bits = shift, bits
-        self.offsets = np.zeros((1 << bits) + 1, dtype=np.int64)
+        self.offsets = np.zeros((1 << bits) + 1, dtype=np.uint32)  # 16 MB for 22 bits; 32 as int64
         self.order = np.zeros(0, dtype=np.uint32)  # positions below 2**32: 100 million pictures of 42 hashes
 
     def values(self, hashes: np.ndarray) -> np.ndarray:
@@ -109,8 +109,8 @@ class _Listing:
         ranked = np.argsort(values, kind="stable")
         # each goes at the end of its value's run: after the listed positions, which are all smaller
         positions = (ranked + first_position).astype(np.uint32)
-        self.order = np.insert(self.order, self.offsets[values[ranked] + 1], positions)
-        self.offsets[1:] += np.cumsum(np.bincount(values, minlength=1 << self.bits))
+        self.order = np.insert(self.order, self.offsets[values[ranked] + 1].astype(np.int64), positions)
+        self.offsets[1:] += np.cumsum(np.bincount(values, minlength=1 << self.bits)).astype(np.uint32)
 
     def positions(self, probes: np.ndarray, weight: int) -> tuple[np.ndarray, np.ndarray]:
         """(probe index, flat position) of every listed hash whose substring differs from a probe's
@@ -119,7 +119,8 @@ class _Listing:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         masks = flips(self.bits, weight)
         wanted = (self.values(probes)[:, None] ^ masks[None, :]).ravel()
-        starts, lengths = self.offsets[wanted], self.offsets[wanted + 1] - self.offsets[wanted]
+        starts = self.offsets[wanted].astype(np.int64)
+        lengths = self.offsets[wanted + 1].astype(np.int64) - starts
         found = lengths > 0
         starts, lengths = starts[found], lengths[found]
         probe_of = np.repeat(np.repeat(np.arange(len(probes)), len(masks))[found], lengths)
