@@ -34,6 +34,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from neardupd.hash_tables import stable_order
+
 INDEXED = 96
 """Keypoints indexed per picture. 96 rather than 64: augly_unseen strict R@P99 0.841 -> 0.850 (a photo
 pasted on a background 45 -> 51 of 63, turned 25-45 degrees 46 -> 49), the frames set 0.964 -> 0.968,
@@ -76,13 +78,6 @@ apart. (A floor of 16 skipped the buckets of true matches too, when only the nea
 _DESCRIPTOR = np.dtype((np.void, 32))
 KEYED_AT_ONCE = 8_192
 """Descriptors keyed in one go: their unpacked bits stay in the cache (a million at once took 6x as long)."""
-
-
-def stable_order(values: np.ndarray) -> np.ndarray:
-    """``np.argsort(values, kind="stable")`` of uint32 values, as two stable sorts of 16-bit halves
-    (numpy sorts 16-bit integers by radix: 1.7x faster on 42 M keys than its sort of 32-bit ones)."""
-    low = np.argsort((values & np.uint32(0xFFFF)).astype(np.uint16), kind="stable")
-    return low[np.argsort((values[low] >> np.uint32(16)).astype(np.uint16), kind="stable")]
 
 
 def keys(descriptors: np.ndarray) -> np.ndarray:

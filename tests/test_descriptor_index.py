@@ -17,9 +17,9 @@ from neardupd.descriptor_index import (
     _distances,
     _nearest_matches,
     consistent_matches,
-    stable_order,
 )
 from neardupd.features import unpack
+from neardupd.hash_tables import stable_order
 from neardupd.store import open_store
 
 
