@@ -175,7 +175,7 @@ def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_sco
 
 def _loaded_indexer(store: Store, config: Config) -> Indexer:
     """An indexer over the store's pictures, saying on a terminal that a large index is loading."""
-    said = report.loading_line(store.counts()["files"]) if sys.stderr.isatty() else None
+    said = report.loading_line(store.file_count()) if sys.stderr.isatty() else None
     if said:
         click.echo(said, err=True)
     return Indexer(store, config)

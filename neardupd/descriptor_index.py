@@ -8,8 +8,8 @@ stored one met there, and each new keypoint votes for the pictures holding its n
 within :data:`RADIUS` bits (see :data:`NEAR_MARGIN`). That proposes a photo pasted anywhere, turned,
 seen in perspective or mirrored, which the fixed windows of the hash index cannot line up. The
 pictures met are ranked by how many of those partners agree on one scale and one turn (see
-:func:`consistent_matches`), not by their count: a tiny blocky JPEG or a screenshot's ad meets many
-pictures' keypoints, each somewhere else.
+:func:`~neardupd.keypoint_votes.consistent_matches`), not by their count: a tiny blocky JPEG or a
+screenshot's ad meets many pictures' keypoints, each somewhere else.
 
 A pair of descriptors 16 bits apart shares a table's 20 bits with probability 0.27, so one of
 six tables with 0.85; two strangers' descriptors (~100-128 bits apart) almost never pass the check.
@@ -28,13 +28,13 @@ six tables with 0.85; two strangers' descriptors (~100-128 bits apart) almost ne
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
 
 from neardupd.hash_tables import stable_order
+from neardupd.keypoint_votes import consistent_matches
 
 INDEXED = 96
 """Keypoints indexed per picture. 96 rather than 64: augly_unseen strict R@P99 0.841 -> 0.850 (a photo
@@ -54,12 +54,6 @@ camera photos in shared/data (none of them in a benchmark). ORB's bits are far f
 corners (a quarter of them set, or three quarters), and unbalanced keys fill a few buckets."""
 _BITS = np.array(BALANCED_BITS).reshape(KEY_BITS, TABLES).T
 """Which bits key each table (fixed: dealt round-robin so every table gets some of the best)."""
-SCALE_BIN = 0.2
-TURN_BIN = 30.0
-"""Bins (log2 of the scale, degrees of the turn) in which pairs of matches vote for one
-similarity transform; a 2 x 2 window of bins counts, so a perspective or a skew still agrees."""
-MIN_SPAN = 5.0
-"""Pairs of keypoints closer than this (pixels) say nothing about scale or turn."""
 SHARED_BY = 4
 NEAR_MARGIN = 1
 """A new keypoint votes for the stored pictures holding its nearest descriptor, within NEAR_MARGIN bits
@@ -88,7 +82,7 @@ def keys(descriptors: np.ndarray) -> np.ndarray:
 
 class Met(NamedTuple):
     """A stored picture met by a search: how many new keypoints met one of its own, and about how
-    many of those matches agree on one scale and turn (:func:`consistent_matches`)."""
+    many of those matches agree on one scale and turn (:func:`~neardupd.keypoint_votes.consistent_matches`)."""
 
     item: int
     votes: int
@@ -343,48 +337,6 @@ def _distances(words: np.ndarray) -> np.ndarray:
     low = counts[:, 0] + counts[:, 1]  # at most 128: no overflow in uint8
     high = counts[:, 2] + counts[:, 3]
     return low.astype(np.uint16) + high
-
-
-@functools.lru_cache(maxsize=256)
-def _pairs(count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both indexes of every pair of ``count`` matches (cached: searches meet the same counts again)."""
-    return np.triu_indices(count, 1)
-
-
-def consistent_matches(new: np.ndarray, stored: np.ndarray, mirrored: np.ndarray,
-                       sizes: np.ndarray | None = None) -> np.ndarray:
-    """About how many of the matches (positions in the new picture and in the stored one) agree on
-    one similarity transform: each pair of matches votes for the scale and the turn between the
-    two pictures (a Hough transform, as in Lowe's SIFT), and the most-voted bin's pair count is
-    turned back into a number of matches. A copy's matches agree; a stranger's are scattered.
-    ``sizes`` splits the matches into consecutive groups (one per stored picture; default: one
-    group), each scored on its own, all in one pass. Measured on augly_unseen in the scan's order,
-    keypoint candidates alone: 666 of 885 copies ranked by count, 686 by agreement, 703 by
-    agreement from 3 votes (``match.min_votes``)."""
-    sizes = np.array([len(new)]) if sizes is None else np.asarray(sizes)
-    starts = np.cumsum(sizes) - sizes
-    pairs = [_pairs(int(size)) for size in sizes]
-    first = np.concatenate([start + found[0] for start, found in zip(starts, pairs, strict=True)])
-    second = np.concatenate([start + found[1] for start, found in zip(starts, pairs, strict=True)])
-    group = np.repeat(np.arange(len(sizes)), [len(found[0]) for found in pairs])
-    span_new, span_stored = new[second] - new[first], stored[second] - stored[first]
-    length_new, length_stored = np.hypot(*span_new.T), np.hypot(*span_stored.T)
-    usable = (mirrored[first] == mirrored[second]) & (length_new > MIN_SPAN) & (length_stored > MIN_SPAN)
-    scales, turns = round(8 / SCALE_BIN), round(360 / TURN_BIN)
-    scale = np.log2(length_new[usable] / length_stored[usable])
-    turn = np.degrees(np.arctan2(span_new[usable, 1], span_new[usable, 0])
-                      - np.arctan2(span_stored[usable, 1], span_stored[usable, 0])) % 360
-    scale_bin = np.floor((scale + 4) / SCALE_BIN).astype(int)
-    inside = (scale_bin >= 0) & (scale_bin < scales)
-    turn_bin = np.floor(turn / TURN_BIN).astype(int) % turns
-    cell = (group[usable][inside] * scales + scale_bin[inside]) * turns + turn_bin[inside]
-    votes = np.bincount(cell, minlength=len(sizes) * scales * turns).reshape(len(sizes), scales, turns)
-    votes = votes.astype(float)
-    votes[:, 1:] += votes[:, :-1].copy()
-    votes += np.roll(votes, 1, axis=2)
-    most = votes.max(axis=(1, 2))
-    judged = np.bincount(group[usable], minlength=len(sizes)) > 0
-    return np.where(judged, (1 + np.sqrt(1 + 8 * most)) / 2, 0.0)
 
 
 def _matching(sorted_keys: np.ndarray, sorted_rows: np.ndarray, probe_keys: np.ndarray,

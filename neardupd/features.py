@@ -10,16 +10,14 @@ What a geometric check needs of one picture, computed from the decoded array onc
   texture, as opposed to flat graphics (UI chrome, caption bars, card borders, text on a plain
   background). Copies are judged on the photo cells only, so a shared frame proves nothing.
 
-Stored as one compact BLOB (:func:`pack` / :func:`unpack`); positions are kept as fractions of the
+Stored as one compact BLOB (:mod:`neardupd.feature_blob`); positions are kept as fractions of the
 content view, so the features of a picture and of its scaled copy line up.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -50,7 +48,6 @@ FLAT_GRADIENT = 4
 """A pixel is flat when |dx| + |dy| (Sobel) is at most this: graphics are flat, photos are not."""
 PHOTO_FLAT_SHARE = 0.25
 REGION_CELLS = 4
-FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -340,69 +337,3 @@ def photo_mask(view: np.ndarray) -> np.ndarray:
     flat = ((np.abs(dx) + np.abs(dy)) <= FLAT_GRADIENT).astype(np.float32)
     return cv2.resize(flat, (GRID, GRID), interpolation=cv2.INTER_AREA) < PHOTO_FLAT_SHARE
 
-
-_MASK_BYTES = (GRID * GRID + 7) // 8
-_HEADER = 5 + _MASK_BYTES
-_PER_KEYPOINT = 36
-
-
-def prefix_bytes(keypoints: int) -> int:
-    """Bytes of a BLOB holding its first ``keypoints`` (the strongest of each scale): enough to read them alone."""
-    return _HEADER + _PER_KEYPOINT * keypoints
-
-
-def pack(features: Features) -> bytes:
-    """One BLOB: format byte, aspect (float32), mask (GRID*GRID bits), then per keypoint x, y
-    (uint16 fractions) and the 32-byte descriptor."""
-    head = np.array([FORMAT], np.uint8).tobytes() + np.float32(features.aspect).tobytes()
-    mask = np.packbits(features.photo.reshape(-1)).tobytes()
-    points = np.round(np.clip(features.points, 0, 1) * 65535).astype("<u2")
-    body = np.concatenate([points.view(np.uint8).reshape(-1, 4), features.descriptors], axis=1)
-    return head + mask + body.tobytes()
-
-
-def as_stored(found: Features | None) -> Features | None:
-    """The features as a store keeps them (:func:`pack`: positions rounded to 1/65535), so that a
-    picture judged before its row is read back is judged the same."""
-    return None if found is None else unpack(pack(found))
-
-
-class Keypoints(NamedTuple):
-    """Many pictures' keypoints at once, as the keypoint index takes them (see :func:`unpack_many`)."""
-
-    counts: np.ndarray
-    """Keypoints of each picture (int64)."""
-    descriptors: np.ndarray
-    """(sum of counts, 32) uint8, the pictures' in turn."""
-    pixels: np.ndarray
-    """(sum of counts, 2) float32: positions in pixels of each picture's keypoint view, as
-    :meth:`Features.pixels` gives them."""
-
-
-def unpack_many(blobs: Sequence[bytes], side: float = SIDE) -> Keypoints:
-    """The keypoints of many BLOBs of :func:`pack` (or prefixes of them) in one pass: the same values
-    as :func:`unpack` and :meth:`Features.pixels` one by one (loading 100,000 pictures so: 12 s less)."""
-    if any(not blob or blob[0] != FORMAT for blob in blobs):
-        raise ValueError("local features in an unknown format: rebuild them with `neardupd scan`")
-    lengths = np.array([len(blob) for blob in blobs], dtype=np.int64)
-    buffer = np.frombuffer(b"".join(blobs), np.uint8)
-    starts = np.cumsum(lengths) - lengths
-    counts = (lengths - _HEADER) // _PER_KEYPOINT
-    aspects = buffer[starts[:, None] + np.arange(1, 5)].copy().view(np.float32).ravel().astype(np.float64)
-    size = np.where(aspects[:, None] >= 1, np.stack([np.full_like(aspects, side), side / aspects], axis=1),
-                    np.stack([side * aspects, np.full_like(aspects, side)], axis=1)).astype(np.float32)
-    first = np.cumsum(counts) - counts
-    rows = np.repeat(starts + _HEADER - first * _PER_KEYPOINT, counts) + np.arange(int(counts.sum())) * _PER_KEYPOINT
-    body = buffer[rows[:, None] + np.arange(_PER_KEYPOINT)]
-    points = np.ascontiguousarray(body[:, :4]).view("<u2").astype(np.float32) / 65535
-    return Keypoints(counts, np.ascontiguousarray(body[:, 4:]), points * np.repeat(size, counts, axis=0))
-
-
-def unpack(blob: bytes) -> Features:
-    if not blob or blob[0] != FORMAT:
-        raise ValueError(f"local features in an unknown format ({blob[:1]!r}): rebuild them with `neardupd scan`")
-    aspect = float(np.frombuffer(blob, np.float32, 1, 1)[0])
-    photo = np.unpackbits(np.frombuffer(blob, np.uint8, _MASK_BYTES, 5))[:GRID * GRID].reshape(GRID, GRID)
-    body = np.frombuffer(blob, np.uint8, offset=_HEADER).reshape(-1, _PER_KEYPOINT)
-    points = np.ascontiguousarray(body[:, :4]).view("<u2").astype(np.float32) / 65535
-    return Features(points, np.ascontiguousarray(body[:, 4:]), aspect, photo.astype(bool))

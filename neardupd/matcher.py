@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from neardupd import features
+from neardupd import feature_blob
 from neardupd.analyse import Analysed
 from neardupd.config import Config
 from neardupd.descriptor_index import INDEXED, DescriptorIndex
@@ -112,7 +112,7 @@ class Matcher:
             self.remove(replacing)
             self._leaving.add(replacing)
         key = next(self._held_keys)
-        self._held[key] = (item, replace(item.picture, features=features.as_stored(item.picture.features)))
+        self._held[key] = (item, replace(item.picture, features=feature_blob.as_stored(item.picture.features)))
         sig = item.signature
         self.add(key, sig.content_hashes[0], variants_of(sig), item.picture.features)
         return key

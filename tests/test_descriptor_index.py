@@ -16,10 +16,10 @@ from neardupd.descriptor_index import (
     DescriptorIndex,
     _distances,
     _nearest_matches,
-    consistent_matches,
 )
-from neardupd.features import unpack
+from neardupd.feature_blob import unpack
 from neardupd.hash_tables import stable_order
+from neardupd.keypoint_votes import consistent_matches
 from neardupd.store import open_store
 
 

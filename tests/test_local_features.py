@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
-from neardupd import features, geometry, homography
+from neardupd import feature_blob, features, geometry, homography
 from neardupd.analyse import Analyser
 from neardupd.bench.frames import FRAMES
 from neardupd.config import Config
@@ -311,7 +311,7 @@ def test_two_shots_with_parallax_are_no_copy(analyse, data):
 
 def test_features_round_trip_through_their_blob(analyse, photo):
     local = analyse(photo, "orig").features
-    again = features.unpack(features.pack(local))
+    again = feature_blob.unpack(feature_blob.pack(local))
     assert np.array_equal(again.descriptors, local.descriptors)
     assert np.abs(again.points - local.points).max() < 1e-4
     assert np.array_equal(again.photo, local.photo) and again.aspect == pytest.approx(local.aspect)

@@ -26,8 +26,9 @@ from typing import Self
 
 import numpy as np
 
-from neardupd import features
+from neardupd import feature_blob
 from neardupd.errors import RowGoneError, SchemaTooNewError, StoreError
+from neardupd.features import Features
 from neardupd.metadata import Metadata
 from neardupd.pairs import Scored
 from neardupd.signature import Box, Picture, Signature, to_signed
@@ -269,14 +270,14 @@ class SqliteIndex:
                 chunks.append(np.array(rows, dtype=np.int64))
         return HashRows.grouped(np.concatenate(chunks) if chunks else np.zeros((0, 4), np.int64))
 
-    def index_features(self, count: int, batch: int = 10_000) -> Iterator[tuple[np.ndarray, features.Keypoints]]:
+    def index_features(self, count: int, batch: int = 10_000) -> Iterator[tuple[np.ndarray, feature_blob.Keypoints]]:
         """(file ids, their first ``count`` keypoints) for the keypoint index, ``batch`` pictures at a
         time; only those bytes of each BLOB are read."""
         with self.translated():
             cursor = self.connection.execute("SELECT file_id, substr(data, 1, ?) FROM features",
-                                             (features.prefix_bytes(count),))
+                                             (feature_blob.prefix_bytes(count),))
             while rows := cursor.fetchmany(batch):
-                yield np.array([file_id for file_id, _ in rows], dtype=np.int64), features.unpack_many(
+                yield np.array([file_id for file_id, _ in rows], dtype=np.int64), feature_blob.unpack_many(
                     [blob for _, blob in rows])
 
     def picture(self, file_id: int, *, with_features: bool = True) -> Picture:
@@ -293,7 +294,7 @@ class SqliteIndex:
         if row is None:
             raise RowGoneError(self.path, f"no signature for file id {file_id}")
         thumb = np.frombuffer(row[0], dtype=np.uint8).reshape(row[1], row[1])
-        found = features.unpack(row[13]) if row[13] is not None else None
+        found = feature_blob.unpack(row[13]) if row[13] is not None else None
         return Picture(thumb, row[2], Box(*row[3:7]), (row[7], row[8], row[9]), row[10], row[11], row[12], found,
                        row[14], row[15], row[16])
 
@@ -314,8 +315,12 @@ class SqliteIndex:
             sql += " AND m.kind != 'similar'"
         return [PairRow(*row) for row in self._all(sql + " ORDER BY m.score DESC, fa.path, fb.path", params)]
 
+    def file_count(self) -> int:
+        """Indexed files (one read of the table, without the pairs' view that :meth:`counts` adds)."""
+        return self._one("SELECT count(*) FROM files")[0]
+
     def counts(self) -> dict[str, int]:
-        return {"files": self._one("SELECT count(*) FROM files")[0],
+        return {"files": self.file_count(),
                 "errors": self._one("SELECT count(*) FROM errors")[0],
                 "pairs": self._one("SELECT count(*) FROM duplicate_pairs")[0]}
 
@@ -335,7 +340,7 @@ class SqliteIndex:
 
     def add_file(self, path: bytes, size: int, mtime_ns: int, file_digest: bytes, pixel_digest: bytes,
                  fmt: str, width: int, height: int, signature: Signature,
-                 local: features.Features | None = None, metadata: Metadata | None = None) -> int:
+                 local: Features | None = None, metadata: Metadata | None = None) -> int:
         file_id = self._run(
             "INSERT INTO files (path, path_bytes, size, mtime_ns, file_digest, pixel_digest, format, width, height, "
             "indexed_at, exif_tags, captured, jpeg_quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -353,7 +358,7 @@ class SqliteIndex:
             self.connection.executemany("INSERT INTO hashes (file_id, kind, form, hash) VALUES (?, ?, ?, ?)",
                                         [(i, kind, form, to_signed(value)) for i, kind, form, value in rows])
         if local is not None:
-            self._run("INSERT INTO features (file_id, data) VALUES (?, ?)", (file_id, features.pack(local)))
+            self._run("INSERT INTO features (file_id, data) VALUES (?, ?)", (file_id, feature_blob.pack(local)))
         self._run("DELETE FROM errors WHERE path_bytes = ?", (path,))
         return file_id
 
