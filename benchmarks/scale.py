@@ -34,7 +34,7 @@ from neardupd.config import MatchSettings
 from neardupd.descriptor_index import INDEXED, DescriptorIndex
 from neardupd.features import GRID, Features
 from neardupd.neighbours import HammingIndex
-from neardupd.rules import OVERLAP_PAIRS, VARIANTS
+from neardupd.rules import OVERLAP_PAIRS, VARIANTS, search_radii
 from neardupd.signature import WINDOWS, Box, Signature, make_thumb
 from neardupd.store import open_store
 
@@ -110,7 +110,7 @@ def table_sizes(path: str, pictures: int) -> str:
 
 
 def planted_queries(rng: np.random.Generator, stored: dict[int, tuple[int, list[int]]], count: int,
-                    settings: MatchSettings) -> list[tuple[list[int], list[int], list[int], int, int]]:
+                    radii: tuple[int, int]) -> list[tuple[list[int], list[int], list[int], int, int]]:
     """(forms, variants, mirrored windows, planted item, distance): random probes, one of which is a
     given distance from one stored hash of a stored picture, by relation and distance in turn."""
     queries = []
@@ -122,7 +122,7 @@ def planted_queries(rng: np.random.Generator, stored: dict[int, tuple[int, list[
         item = items[number % len(items)]
         content, held = stored[item]
         relation = number % 5
-        radius = settings.overlap_radius if relation >= 3 else settings.radius
+        radius = radii[1] if relation >= 3 else radii[0]
         distance = (number // 5) % (radius + 1)
         flip = sum(1 << int(bit) for bit in rng.choice(64, distance, replace=False))
         window, turned = int(rng.integers(len(WINDOWS))), int(rng.integers(len(WINDOWS), VARIANTS))
@@ -161,9 +161,10 @@ def search_figures(path: str, pictures: int, queries: int, rng: np.random.Genera
     memory = rss() - before - index_bytes(scan)  # what the index holds, the loading's buffers let go
     print(f"hash index: loaded in {loaded:.1f} s, listed in {listed:.1f} s, {memory / pictures:,.0f} B of memory"
           " per picture")
-    asked = {"radius": settings.radius, "limit": settings.candidates + 1, "keep_within": settings.always_within,
-             "overlap_radius": settings.overlap_radius}
-    planted = planted_queries(rng, stored, queries, settings)
+    radius, overlap_radius = search_radii(settings, pictures)  # the matcher's, at this size
+    asked = {"radius": radius, "limit": settings.candidates + 1, "keep_within": settings.always_within,
+             "overlap_radius": overlap_radius}
+    planted = planted_queries(rng, stored, queries, (radius, overlap_radius))
     times, answers, found, must = [], [], 0, 0
     for forms, variants, flipped, item, distance in planted:
         start = time.perf_counter()
@@ -173,7 +174,8 @@ def search_figures(path: str, pictures: int, queries: int, rng: np.random.Genera
         if distance <= settings.always_within:
             must += 1
             found += any(n.item == item for n in answer)
-    print(f"search per new picture: p50 {np.percentile(times, 50):.1f} ms, p99 {np.percentile(times, 99):.1f} ms;"
+    print(f"search per new picture (radius {radius}, overlap radius {overlap_radius}): p50"
+          f" {np.percentile(times, 50):.1f} ms, p99 {np.percentile(times, 99):.1f} ms;"
           f" planted neighbours within {settings.always_within} bits found: {found}/{must}")
     scan_times, same = [], 0
     for (forms, variants, flipped, _, _), answer in zip(planted, answers, strict=True):
@@ -183,11 +185,11 @@ def search_figures(path: str, pictures: int, queries: int, rng: np.random.Genera
     print(f"numpy scan of the same hashes (XOR + popcount): p50 {np.percentile(scan_times, 50):.1f} ms,"
           f" p99 {np.percentile(scan_times, 99):.1f} ms; the same answer for {same}/{len(planted)} new pictures")
     del scan
-    bk_tree(index, planted, pictures, settings)
+    bk_tree(index, planted, pictures, radius)
     keypoint_figures(path, pictures, rng)
 
 
-def bk_tree(index: HammingIndex, planted: list, pictures: int, settings: MatchSettings) -> None:
+def bk_tree(index: HammingIndex, planted: list, pictures: int, radius: int) -> None:
     """pybktree over the content hashes alone, asked for the content ~ content relation (8 forms)."""
     try:
         import pybktree
@@ -202,10 +204,10 @@ def bk_tree(index: HammingIndex, planted: list, pictures: int, settings: MatchSe
     for forms, *_ in planted[:20]:
         start = time.perf_counter()
         for form in forms:
-            tree.find(form, settings.radius)
+            tree.find(form, radius)
         times.append((time.perf_counter() - start) * 1000)
     print(f"BK-tree (pybktree) over the {pictures:,} content hashes only, content ~ content at radius"
-          f" {settings.radius}: built in {built:.1f} s, p50 {np.percentile(times, 50):.1f} ms a new picture")
+          f" {radius}: built in {built:.1f} s, p50 {np.percentile(times, 50):.1f} ms a new picture")
 
 
 def keypoint_figures(path: str, pictures: int, rng: np.random.Generator) -> None:

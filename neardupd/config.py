@@ -58,6 +58,18 @@ class MatchSettings:
     of them, so at the full radius strangers would crowd the candidates of a large index."""
     always_within: int = 8
     """...and every candidate at this distance or closer, however many (large copy groups)."""
+    large_library: int = 50_000
+    """From this many pictures on, hashes are searched only as far as ``large_radius`` and
+    ``large_overlap_radius``: the nearest few beyond are strangers by chance. With uniform 64-bit
+    hashes at 50,000 pictures a new picture's dihedral forms already meet ~650 stored windows within
+    16 bits by chance, its windows ~15 stored windows within 12; copies further than these radii are
+    left to the keypoint candidates."""
+    large_radius: int = 8
+    """Radius of the content relations in a large library (expected strangers within it at a million
+    pictures: 0.09 for forms against windows, real pHashes being up to ~50x likelier to meet)."""
+    large_overlap_radius: int = 5
+    """Window-to-window radius in a large library (expected strangers at a million pictures: 0.0006
+    at 5 bits, 0.35 at 8); it keeps the search to its first two steps of lookups."""
     floor: float = 0.35
     """Pairs scoring below this are not stored at all."""
     threshold: float = 0.65
@@ -217,7 +229,10 @@ def check(config: Config, path: str | os.PathLike[str] | None = None) -> Config:
               ("daemon.idle_checkpoint", daemon.idle_checkpoint <= 0),
               ("decode.work_size", config.decode.work_size < 32),
               ("decode.max_pixels", config.decode.max_pixels < 1),
-              ("match.radius", not 0 <= config.match.radius <= 64))
+              ("match.radius", not 0 <= config.match.radius <= 64),
+              ("match.large_radius", not 0 <= config.match.large_radius <= 64),
+              ("match.large_overlap_radius", not 0 <= config.match.large_overlap_radius <= 64),
+              ("match.large_library", config.match.large_library < 0))
     problems = [name for name, bad in checks if bad]
     unknown = [rule for rule in config.keep.order if rule not in RULES]
     if unknown:

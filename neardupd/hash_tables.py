@@ -106,6 +106,8 @@ class _Listing:
         self.shift, self.bits = shift, bits
         self.offsets = np.zeros((1 << bits) + 1, dtype=np.uint32)  # 16 MB for 22 bits; 32 as int64
         self.order = np.zeros(0, dtype=np.uint32)  # positions below 2**32: 100 million pictures of 42 hashes
+        self.occupied = np.zeros(1 << bits, dtype=bool)
+        """Whether any listed hash has each value (``take`` from 4 MB, 3.6x faster than from the offsets)."""
 
     def values(self, hashes: np.ndarray) -> np.ndarray:
         return ((hashes >> np.uint64(self.shift)) & np.uint64((1 << self.bits) - 1)).astype(np.int64)
@@ -118,6 +120,7 @@ class _Listing:
         positions = (ranked + first_position).astype(np.uint32)
         self.order = np.insert(self.order, self.offsets[values[ranked] + 1].astype(np.int64), positions)
         self.offsets[1:] += np.cumsum(np.bincount(values, minlength=1 << self.bits)).astype(np.uint32)
+        self.occupied[values] = True
 
     def positions(self, probes: np.ndarray, weight: int) -> tuple[np.ndarray, np.ndarray]:
         """(probe index, flat position) of every listed hash whose substring differs from a probe's
@@ -126,14 +129,25 @@ class _Listing:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         masks = flips(self.bits, weight)
         wanted = (self.values(probes)[:, None] ^ masks[None, :]).ravel()
-        starts = self.offsets[wanted].astype(np.int64)
-        lengths = self.offsets[wanted + 1].astype(np.int64) - starts
-        found = lengths > 0
-        starts, lengths = starts[found], lengths[found]
-        probe_of = np.repeat(np.repeat(np.arange(len(probes)), len(masks))[found], lengths)
-        total = int(lengths.sum())
-        runs = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-        return probe_of, self.order[runs].astype(np.int64)
+        if self.sparse:  # most values hold nothing: a 4 MB map keeps the gathers of the offsets to the few that do
+            found = self.occupied.take(wanted).nonzero()[0]
+            keys = wanted[found]
+            starts = self.offsets.take(keys).astype(np.int64)
+            lengths = self.offsets[1:].take(keys).astype(np.int64) - starts
+        else:
+            starts = self.offsets.take(wanted)
+            lengths = self.offsets[1:].take(wanted) - starts
+            found = (lengths > 0).nonzero()[0]
+            starts, lengths = starts[found].astype(np.int64), lengths[found].astype(np.int64)
+        probe_of = np.repeat(found // len(masks), lengths)
+        ends = np.cumsum(lengths)
+        runs = np.repeat(starts - (ends - lengths), lengths) + np.arange(ends[-1] if len(ends) else 0)
+        return probe_of, self.order.take(runs).astype(np.int64)
+
+    @property
+    def sparse(self) -> bool:
+        """Whether fewer hashes are listed than a quarter of the substring's values."""
+        return len(self.order) < 1 << (self.bits - 2)
 
 
 class HashTable:
@@ -225,10 +239,11 @@ class HashTable:
         parts = []
         for listing in self._listings:
             probe_of, positions = listing.positions(probes, step)
-            rows, met = np.divmod(positions, self.width)
-            distances = np.bitwise_count(flat[positions] ^ probes[probe_of])
-            keep = (distances <= radius) & (met >= first) & (met < last) & self.alive[rows]
-            parts.append(Hits(rows[keep], probe_of[keep], met[keep] - first, distances[keep]))
+            distances = np.bitwise_count(flat.take(positions) ^ probes.take(probe_of))
+            near = (distances <= radius).nonzero()[0]  # most candidates are far: the rest looks at the few near
+            rows, met = np.divmod(positions[near], self.width)
+            keep = (met >= first) & (met < last) & self.alive.take(rows)
+            parts.append(Hits(rows[keep], probe_of[near][keep], met[keep] - first, distances[near][keep]))
         return Hits.joined(parts)
 
     def scanned(self, probes: np.ndarray, radius: int, columns: tuple[int, int] | None = None, *,

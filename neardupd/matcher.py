@@ -30,7 +30,7 @@ from neardupd.errors import RowGoneError
 from neardupd.features import Features
 from neardupd.neighbours import Neighbour
 from neardupd.pairs import Scored
-from neardupd.rules import Candidate, judge_all, matchable, new_neighbour_index, variants_of
+from neardupd.rules import Candidate, judge_all, matchable, new_neighbour_index, search_radii, variants_of
 from neardupd.signature import Picture
 from neardupd.store import Store
 
@@ -200,9 +200,10 @@ class Matcher:
     def _searched(self, item: Analysed) -> list[Candidate]:
         """Hamming neighbours of the hashes first, nearest first, then pictures sharing keypoints."""
         settings, sig = self.config.match, item.signature
-        hints = self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=settings.radius,
+        radius, overlap_radius = search_radii(settings, len(self.neighbours))
+        hints = self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=radius,
                                         limit=settings.candidates + 1, keep_within=settings.always_within,
-                                        contained=sig.flipped_window_hashes, overlap_radius=settings.overlap_radius)
+                                        contained=sig.flipped_window_hashes, overlap_radius=overlap_radius)
         hinted: dict[int, Neighbour | None] = {hint.item: hint for hint in hints}
         plain, mirrored = item.features, item.mirrored
         wanted = settings.framed_feature_candidates if plain.regions > 1 else settings.feature_candidates

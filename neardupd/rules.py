@@ -49,6 +49,19 @@ def new_neighbour_index() -> HammingIndex:
     return HammingIndex(VARIANTS, OVERLAP_PAIRS)
 
 
+def search_radii(settings: MatchSettings, pictures: int) -> tuple[int, int]:
+    """The hash search's radius and overlap radius in an index of ``pictures``: the settings' own,
+    or in a large library no further than ``large_radius`` and ``large_overlap_radius``.
+
+    >>> search_radii(MatchSettings(), 1_000), search_radii(MatchSettings(), 1_000_000)
+    ((16, 12), (8, 5))
+    """
+    if pictures < settings.large_library:
+        return settings.radius, settings.overlap_radius
+    return (min(settings.radius, settings.large_radius),
+            min(settings.overlap_radius, settings.large_overlap_radius))
+
+
 def matchable(picture: Picture, config: Config) -> bool:
     """Flat or tiny pictures only ever match exactly or by pixels."""
     settings = config.match

@@ -9,7 +9,7 @@ import pytest
 from neardupd.config import MatchSettings
 from neardupd.hash_tables import SCAN_NS, reach, steps_for
 from neardupd.neighbours import HammingIndex
-from neardupd.rules import OVERLAP_PAIRS, VARIANTS
+from neardupd.rules import OVERLAP_PAIRS, VARIANTS, search_radii
 from neardupd.signature import WINDOWS
 
 PICTURES = 3_000
@@ -96,6 +96,32 @@ def _agree(scan: HammingIndex, multi: HammingIndex, probes: list, limit: int, ke
         assert len(expected) >= min(limit, 30)  # the planted pictures are there to be found
         assert multi.nearest(forms, variants, **asked) == expected
         assert multi.nearest(forms, (), **asked) == scan.nearest(forms, (), **asked)
+
+
+def test_crowded_listings_answer_as_a_scan_at_the_large_library_radii():
+    """Where a listing holds more hashes than a quarter of its substring's values, lookups read the
+    offsets of every value looked up instead of first asking which values are there."""
+    rng = np.random.default_rng(12)
+    probes = [_probe(rng) for _ in range(4)]
+    scan, multi = _indexes(multi_index_from=1_000, scan_ns=1e9)
+    item = _fill(rng, (scan, multi), probes, 0, pictures=0)
+    count = 26_000  # 1.09 M window and rotation hashes
+    items = np.arange(item, item + count, dtype=np.int64)
+    contents = rng.integers(0, 2**64, count, dtype=np.uint64)
+    variants = rng.integers(0, 2**64, (count, VARIANTS), dtype=np.uint64)
+    for index in (scan, multi):
+        index.add_many(items, contents, variants, np.ones(count, dtype=bool))
+    multi.nearest([0], [], radius=0, limit=1)  # lists every picture
+    listings = multi._variant._listings + multi._content._listings  # noqa: SLF001 - which path is taken
+    assert [listing.sparse for listing in listings] == [False] * 3 + [True] * 3
+    radius, overlap_radius = search_radii(MatchSettings(), 10**6)
+    for limit in (1, 4, 40):
+        for forms, variants_probed, flipped in probes:
+            asked = {"radius": radius, "limit": limit, "keep_within": 8, "contained": flipped,
+                     "overlap_radius": overlap_radius}
+            expected = scan.nearest(forms, variants_probed, **asked)
+            assert len(expected) >= min(limit, 10)
+            assert multi.nearest(forms, variants_probed, **asked) == expected
 
 
 def test_each_step_of_lookups_reaches_three_bits_further():
