@@ -98,6 +98,15 @@ class Hits(NamedTuple):
         return cls(*(np.concatenate(values) for values in zip(*parts, strict=True)))
 
 
+class Asked(NamedTuple):
+    """A set of probes looked up in a table: the hashes, the radius, the stored columns they meet
+    (``None``: all)."""
+
+    probes: np.ndarray
+    radius: int
+    columns: tuple[int, int] | None = None
+
+
 class _Listing:
     """Where each stored hash's substring has each value: ``order[offsets[v]:offsets[v + 1]]`` are the
     flat positions (row * width + column) of the hashes whose substring is ``v``, ascending."""
@@ -234,17 +243,34 @@ class HashTable:
         """The listed live hashes (of ``columns``, default all) within ``radius`` of a probe that the
         lookups of ``step`` find: those whose some substring differs from the probe's in exactly
         ``step`` bits. Steps 0 to ``s`` find every listed hash within :func:`reach` (s) bits."""
-        first, last = columns or (0, self.width)
+        return self.looked_up_together([Asked(probes, radius, columns)], step)[0]
+
+    def looked_up_together(self, asked: Sequence[Asked], step: int) -> list[Hits]:
+        """:meth:`looked_up` for several sets of probes at once, in one pass of lookups per listing
+        (a pass has a fixed cost of some twenty numpy calls: the index's five searches in two passes
+        take 3.5 -> 2.6 ms at 100,000 pictures)."""
+        probes = np.concatenate([one.probes for one in asked])
+        counts = [len(one.probes) for one in asked]
+        bounds = [(0, self.width) if one.columns is None else one.columns for one in asked]
+        radius, first, last = (np.repeat(np.array(values, dtype=np.int64), counts)
+                               for values in ([one.radius for one in asked], *zip(*bounds, strict=True)))
+        starts = np.cumsum([0, *counts])
         flat = self.hashes.reshape(-1)
-        parts = []
+        parts: list[list[Hits]] = [[] for _ in asked]
         for listing in self._listings:
-            probe_of, positions = listing.positions(probes, step)
+            probe_of, positions = listing.positions(probes, step)  # probe_of ascending
             distances = np.bitwise_count(flat.take(positions) ^ probes.take(probe_of))
-            near = (distances <= radius).nonzero()[0]  # most candidates are far: the rest looks at the few near
+            near = (distances <= radius.take(probe_of)).nonzero()[0]  # most are far: the rest looks at the few near
+            probe_of, distances = probe_of[near], distances[near]
             rows, met = np.divmod(positions[near], self.width)
-            keep = (met >= first) & (met < last) & self.alive.take(rows)
-            parts.append(Hits(rows[keep], probe_of[near][keep], met[keep] - first, distances[near][keep]))
-        return Hits.joined(parts)
+            keep = ((met >= first.take(probe_of)) & (met < last.take(probe_of)) & self.alive.take(rows)).nonzero()[0]
+            probe_of, distances, rows, met = probe_of[keep], distances[keep], rows[keep], met[keep]
+            cuts = np.searchsorted(probe_of, starts)
+            for number, (start, stop) in enumerate(itertools.pairwise(cuts.tolist())):
+                part = slice(start, stop)
+                parts[number].append(Hits(rows[part], probe_of[part] - starts[number], met[part] - bounds[number][0],
+                                          distances[part]))
+        return [Hits.joined(found) for found in parts]
 
     def scanned(self, probes: np.ndarray, radius: int, columns: tuple[int, int] | None = None, *,
                 start_row: int = 0, cells: int = 32_768) -> Hits:

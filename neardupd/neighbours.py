@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neardupd.hash_tables import MULTI_INDEX_FROM, SCAN_NS, HashTable, Hits, reach, steps_for
+from neardupd.hash_tables import MULTI_INDEX_FROM, SCAN_NS, Asked, HashTable, Hits, reach, steps_for
 
 SAME, WITHIN, CONTAINS, OVERLAP = "same", "within", "contains", "overlap"
 
@@ -127,6 +127,7 @@ class HammingIndex:
             _fold(nearest, rank, search, search.scanned(start_row=search.table.listed if search.steps else 0))
         looking = {rank: search for rank, search in enumerate(searches) if search.steps}
         for step in range(max((search.steps for search in searches), default=0)):
+            by_table: dict[int, list[int]] = {}
             for rank, search in list(looking.items()):
                 if step >= search.steps:
                     del looking[rank]
@@ -134,7 +135,12 @@ class HammingIndex:
                     _fold(nearest, rank, search, search.scanned(start_row=0))
                     del looking[rank]  # every row scanned: nothing further to look up
                 else:
-                    _fold(nearest, rank, search, search.looked_up(step))
+                    by_table.setdefault(id(search.table), []).append(rank)
+            for ranks in by_table.values():  # one pass of lookups a table
+                table = searches[ranks[0]].table
+                hits = table.looked_up_together([searches[rank].asked for rank in ranks], step)
+                for rank, found in zip(ranks, hits, strict=True):
+                    _fold(nearest, rank, searches[rank], found)
             if not looking:
                 break
             known = reach(step)  # every picture this near has been found, at its least distance
@@ -168,8 +174,9 @@ class _Search:
     def scan_cost(self) -> float:
         return self.table.scan_cost(len(self.probes), self.columns)
 
-    def looked_up(self, step: int) -> Hits:
-        return self.table.looked_up(self.probes, self.radius, step, self.columns)
+    @property
+    def asked(self) -> Asked:
+        return Asked(self.probes, self.radius, self.columns)
 
     def scanned(self, start_row: int) -> Hits:
         return self.table.scanned(self.probes, self.radius, self.columns, start_row=start_row)
