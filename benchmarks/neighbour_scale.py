@@ -20,11 +20,11 @@ import dataclasses
 import time
 
 import numpy as np
+from scale import planted_queries  # benchmarks/scale.py
 
 from neardupd.config import MatchSettings
 from neardupd.neighbours import HammingIndex
 from neardupd.rules import OVERLAP_PAIRS, VARIANTS, search_radii
-from scale import planted_queries  # benchmarks/scale.py
 
 
 def fill(indexes: list[HammingIndex], rng: np.random.Generator, size: int) -> None:
@@ -86,7 +86,8 @@ def main() -> None:
         queries = [(forms, variants, flipped) for forms, variants, flipped, _, _ in planted]
         multi_ms, multi_answers = timed(multi, queries, settings)
         scan_ms, scan_answers = timed(multi if args.no_scan else scan, queries, settings)
-        found = sum(any(n.item == item for n in answer) for (*_, item, _), answer in zip(planted, multi_answers))
+        found = sum(any(n.item == item for n in answer)
+                    for (*_, item, _), answer in zip(planted, multi_answers, strict=True))
         p50, p99 = (np.percentile(multi_ms, 50), np.percentile(multi_ms, 99))
         s50, s99 = (np.percentile(scan_ms, 50), np.percentile(scan_ms, 99))
         print(f"{size:>10,} {p50:>13.1f} ms {p99:>7.1f} {s50:>6.1f} ms {s99:>7.1f} {s50 / p50:>10.1f}x"

@@ -44,7 +44,8 @@ def main(folder: str) -> None:
         config = Config(database=Path(tmp) / "cost.sqlite")
         with open_store(config.database) as store:
             indexer = Indexer(store, config)
-            indexer.query(paths[0])  # warm up: first calls into OpenCV and NumPy are slower
+            # warm up: the first calls into OpenCV and NumPy are slower
+            indexer.matches_of(indexer.analyser.analyse(paths[0]))
             profile = cProfile.Profile()
             started = time.perf_counter()
             profile.runcall(lambda: [indexer.index_file(path) for path in paths])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from neardupd import health, report
+from neardupd import asking, health, report
 from neardupd.analyse import Analyser
 from neardupd.bench.commands import bench_group
 from neardupd.config import Config, load_config
@@ -144,24 +144,33 @@ def compare_command(ctx: click.Context, paths: Sequence[str], as_json: bool) -> 
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per match.")
 @click.option("--min-score", type=click.FloatRange(0, 1), default=None, help="Lowest score shown.")
+@click.option("--local", is_flag=True, help="Load the index here instead of asking the running daemon.")
 @click.pass_context
-def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_score: float | None) -> None:
+def query(ctx: click.Context, db: str | None, image: str, as_json: bool, min_score: float | None,
+          local: bool) -> None:
     """Do I already have IMAGE? Matches it against the index without adding it.
+
+    IMAGE is decoded here; the daemon running on the index, when there is one, matches it against
+    the index it holds (answering in well under a second); else the index is loaded here.
 
     \b
     Example:
         neardupd query ~/Downloads/IMG_1234.jpg
     """
     config = indexed(ctx, db)
-    with open_store(config.database) as store:
-        indexer = _loaded_indexer(store, config)
-        floor = config.match.threshold if min_score is None else min_score
-        try:
-            found = [c for c in indexer.query(os.fsencode(image)) if c.score >= floor]
-        finally:
-            indexer.close()
-        rows = [(display_path(store.path_of(c.other)), c) for c in found if c.other is not None]
-    asked = display_path(os.fsencode(os.path.abspath(image)))  # as the index writes paths: absolute
+    floor = config.match.threshold if min_score is None else min_score
+    with Analyser(config) as analyser:
+        item = analyser.analyse(os.fsencode(os.path.abspath(image)))
+    found = None if local else asking.asked_matches(config.database, item)
+    if found is None:
+        with open_store(config.database) as store:
+            indexer = _loaded_indexer(store, config)
+            try:
+                found = [(store.path_of(c.other), c) for c in indexer.matches_of(item) if c.other is not None]
+            finally:
+                indexer.close()
+    rows = [(display_path(path), cand) for path, cand in found if cand.score >= floor]
+    asked = display_path(item.path)  # as the index writes paths: absolute
     for path, cand in rows:
         if as_json:
             click.echo(json.dumps({"a": path, "b": asked, "score": round(cand.score, 4), "kind": cand.kind,

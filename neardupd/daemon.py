@@ -33,11 +33,14 @@ from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from neardupd.analyse import Analysed
+from neardupd.asking import answer, serve_queries
 from neardupd.config import Config
 from neardupd.errors import NeardupError, StoreError, StoreFullError
 from neardupd.health import write_heartbeat
 from neardupd.indexer import Indexer
 from neardupd.ingest import Ingest
+from neardupd.matcher import Loading
 from neardupd.notify import Notifier
 from neardupd.reconcile import Changes, Walk
 from neardupd.store import Store, open_store
@@ -89,7 +92,8 @@ class Daemon:
         self._install_signals()
         try:
             self._open()
-            self.notifier.ready(f"watching {len(self.roots)} folder(s); first reconciliation starting")
+            self.notifier.ready(f"watching {len(self.roots)} folder(s); loading the index of"
+                                f" {self.store.file_count():,} pictures")
             self.request_walk("start")
             while not self._stop.is_set():
                 self.tick(self.clock())
@@ -110,17 +114,36 @@ class Daemon:
             self._shutdown()
 
     def _open(self) -> None:
+        """The database, the watchers and the query socket at once; the indexes load meanwhile
+        (:meth:`_loaded`), and changes wait for them."""
         self.store: Store = open_store(self.config.database)
-        self.indexer = Indexer(self.store, self.config)
-        self.indexer.roots = self.roots
-        self.ingest = Ingest(self.indexer, self.config)
-        self.applier = Changes(self.indexer, self.config)
+        self._loading = Loading(self.config.database, self.clock)
+        self.asked = serve_queries(self.config.database)
         self.watcher = self._start_watcher()
         self.scheduler = BackgroundScheduler(daemon=True)
         self.scheduler.add_job(lambda: self.request_walk("schedule"), "interval",
                                seconds=self.config.daemon.reconcile_every, id="reconcile")
         self.scheduler.start()
         self._beat("starting", self.clock())
+
+    def _loaded(self, now: float) -> bool:
+        """Whether the indexes are in (installed at the first turn after they are read); until
+        then the loop only reports."""
+        if hasattr(self, "indexer"):
+            return True
+        indexes = self._loading.result(timeout=0.2)
+        if indexes is None:
+            if now - self._last_beat >= HEARTBEAT_SECONDS:
+                self._check_database()
+                self._beat("loading", now)
+            return False
+        self.indexer = Indexer(self.store, self.config, indexes=indexes)
+        self.indexer.roots = self.roots
+        self.ingest = Ingest(self.indexer, self.config)
+        self.applier = Changes(self.indexer, self.config)
+        log.info("index of %d pictures loaded in %.1f s", len(indexes.neighbours), self.clock() - self._loading.started)
+        self._beat("running", now)
+        return True
 
     def request_walk(self, reason: str) -> None:
         """Ask for a full reconciliation (thread-safe: the scheduler and the watcher call it)."""
@@ -171,6 +194,8 @@ class Daemon:
             steps.append(("stop the decoders", ingest.stop))
         if hasattr(self, "indexer"):
             steps.append(("stop the indexer", self.indexer.close))
+        if getattr(self, "asked", None):
+            steps.append(("close the query socket", self.asked.close))
         for what, step in steps:
             self._quietly(what, step)
         if not hasattr(self, "store"):
@@ -194,6 +219,8 @@ class Daemon:
 
     def tick(self, now: float) -> None:
         """One turn of the main loop at time ``now``."""
+        if not self._loaded(now):
+            return
         if self._reload.is_set():
             self._reload.clear()
             self._reload_config()
@@ -201,6 +228,7 @@ class Daemon:
         busy |= self._step_walk(now)
         busy |= self.ingest.dispatch(now)
         busy |= self.ingest.collect(0.05 if self.ingest.busy else 0.0, now)
+        busy |= self._answer_questions()
         if busy:
             self._last_work, self._checkpointed = now, False
         else:
@@ -236,6 +264,22 @@ class Daemon:
         self._held_reported = held
         self._maybe_held = held > 0
 
+    def _answer_questions(self) -> bool:
+        questions = _drain(self.asked.questions) if self.asked else []
+        for question in questions:
+            question.answer.put(self._answer(question.item))
+        return bool(questions)
+
+    def _answer(self, item: Analysed) -> dict:
+        try:
+            found = self.indexer.matches_of(item)
+            return answer([(self.store.path_of(match.other), match) for match in found if match.other is not None])
+        except StoreError:
+            raise
+        except Exception as err:  # noqa: BLE001 - one client's picture must not stop the daemon
+            log.exception("query of %s failed", os.fsdecode(item.path))
+            return {"error": f"matching failed: {err}"}
+
     def _apply_changes(self, now: float) -> bool:
         batch = _drain(self.changes, CHANGES_PER_TICK)
         if not batch:
@@ -266,7 +310,8 @@ class Daemon:
     # --- health, status, reload ------------------------------------------------------------------
 
     def healthy(self) -> bool:
-        return self.watcher.alive() and self.ingest.pool.alive()
+        ingest = getattr(self, "ingest", None)
+        return self.watcher.alive() and (self._loading.alive() if ingest is None else ingest.pool.alive())
 
     def _check_database(self) -> None:
         if not self.store.still_in_place():
@@ -276,13 +321,16 @@ class Daemon:
     def _beat(self, state: str, now: float) -> None:
         """Report: the heartbeat in the database, STATUS (and WATCHDOG while healthy) to systemd."""
         self._last_beat = now
-        walk = self._walk
-        status = (f"{state}: {self.ingest.counters.text()}"
-                  + (f"; reconciling ({walk.seen} files walked, {walk.queued} queued)" if walk else "")
-                  + ("; work pending" if self.store.next_due() is not None else ""))
+        walk, ingest = self._walk, getattr(self, "ingest", None)
+        if ingest is None:
+            status = f"{state}: reading the index ({self.clock() - self._loading.started:.0f} s); changes wait"
+        else:
+            status = (f"{state}: {ingest.counters.text()}"
+                      + (f"; reconciling ({walk.seen} files walked, {walk.queued} queued)" if walk else "")
+                      + ("; work pending" if self.store.next_due() is not None else ""))
         write_heartbeat(self.store, state, status, now)
         self.notifier.status(status)
-        if state == "running" and self.healthy():
+        if state in ("running", "loading") and self.healthy():
             self.notifier.watchdog()
 
     def _mend(self) -> None:

@@ -26,7 +26,7 @@ from neardupd.decode import Loaded, read_stream
 from neardupd.errors import DecodeError
 from neardupd.features import Features
 from neardupd.files import Refusal, has_image_extension, look, may_be_image, walk_images
-from neardupd.matcher import Matcher
+from neardupd.matcher import Indexes, Matcher
 from neardupd.pairs import Scored
 from neardupd.rules import variants_of
 from neardupd.store import FileRow, Store
@@ -99,14 +99,15 @@ class Indexer:
     """Indexes files into ``store`` and records their matches."""
 
     def __init__(self, store: Store, config: Config, reader: Callable[..., Loaded] = read_stream,
-                 on_candidates: Callable[[bytes, list[int]], None] | None = None) -> None:
-        """``on_candidates``: see :class:`~neardupd.matcher.Matcher`."""
+                 on_candidates: Callable[[bytes, list[int]], None] | None = None,
+                 indexes: Indexes | None = None) -> None:
+        """``on_candidates``, ``indexes``: see :class:`~neardupd.matcher.Matcher`."""
         self.store = store
         self.config = config
         self.analyser = Analyser(config, reader)
         self.roots: list[bytes] = []
         """Where files may be opened from (symlinks leading elsewhere are refused)."""
-        self.matcher = Matcher(store, config, on_candidates)
+        self.matcher = Matcher(store, config, on_candidates, indexes)
         self._staged: list[tuple[int, tuple[int, ...] | None, int, Features | None, int | None]] | None = None
 
     def close(self) -> None:
@@ -281,11 +282,9 @@ class Indexer:
                 self.forget(known.id)
         return known is not None
 
-    def query(self, path: bytes) -> list[Scored]:
-        """What the index holds that matches ``path``, without adding it."""
-        path = os.path.abspath(path)
-        item = self.analyser.analyse(path)
-        known = self.store.file_at(path)
+    def matches_of(self, item: Analysed) -> list[Scored]:
+        """What the index holds that matches a picture analysed (by ``neardupd query``), without adding it."""
+        known = self.store.file_at(item.path)
         return self.match(item, replacing=known.id if known else None)
 
     # --- matching ----------------------------------------------------------------------------

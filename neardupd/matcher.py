@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -28,11 +31,11 @@ from neardupd.config import Config
 from neardupd.descriptor_index import INDEXED, DescriptorIndex
 from neardupd.errors import RowGoneError
 from neardupd.features import Features
-from neardupd.neighbours import Neighbour
+from neardupd.neighbours import HammingIndex, Neighbour
 from neardupd.pairs import Scored
 from neardupd.rules import Candidate, judge_all, matchable, new_neighbour_index, search_radii, variants_of
 from neardupd.signature import Picture
-from neardupd.store import Store
+from neardupd.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -64,24 +67,75 @@ class Proposal:
         return Proposal(found, proposed)
 
 
+@dataclass(frozen=True)
+class Indexes:
+    """The two candidate indexes of every stored picture: pHashes and keypoints."""
+
+    neighbours: HammingIndex
+    keypoints: DescriptorIndex
+
+
+def load_indexes(store: Store) -> Indexes:
+    """Both candidate indexes, read from ``store`` in bulk (the daemon reads them on a thread of
+    their own with a connection of their own, while it watches)."""
+    neighbours = new_neighbour_index()
+    stored = store.index_hashes()
+    neighbours.add_many(stored.file_ids, stored.contents, stored.variants, stored.complete)
+    keypoints = DescriptorIndex()
+    with keypoints.bulk():
+        for file_ids, found in store.index_features(INDEXED):
+            keypoints.add_many(file_ids, found.counts, found.descriptors, found.pixels)
+    return Indexes(neighbours, keypoints)
+
+
+class Loading:
+    """:func:`load_indexes` on a thread of its own, with a read-only connection of its own."""
+
+    def __init__(self, database: Path, clock: Callable[[], float] = time.time) -> None:
+        self.started = clock()
+        self._indexes: Indexes | None = None
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._load, args=(database,), name="index-loading", daemon=True)
+        self._thread.start()
+
+    def _load(self, database: Path) -> None:
+        try:
+            with open_store(database, readonly=True) as store:
+                self._indexes = load_indexes(store)
+        except BaseException as err:  # noqa: BLE001 - handed to the thread that waits for the indexes
+            self._error = err
+        finally:
+            self._done.set()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive() or self._done.is_set()
+
+    def result(self, timeout: float = 0.0) -> Indexes | None:
+        """The indexes once read, else None after waiting ``timeout`` seconds; what reading them
+        raised is raised here."""
+        if not self._done.wait(timeout):
+            return None
+        if self._error is not None:
+            raise self._error
+        return self._indexes
+
+
 class Matcher:
     """Candidate search and confirmation over the indexed pictures."""
 
     def __init__(self, store: Store, config: Config,
-                 on_candidates: Callable[[bytes, list[int]], None] | None = None) -> None:
+                 on_candidates: Callable[[bytes, list[int]], None] | None = None,
+                 indexes: Indexes | None = None) -> None:
         """``on_candidates(new_path, stored_ids)`` is told which stored pictures the searches put
         forward for confirmation of a new picture (to measure candidate recall apart from
-        confirmation; matching runs before the new picture has a row, so it is named by its path)."""
+        confirmation; matching runs before the new picture has a row, so it is named by its path).
+        ``indexes``: as :func:`load_indexes` reads them from ``store`` (default: read here)."""
         self.store = store
         self.config = config
         self.on_candidates = on_candidates
-        self.neighbours = new_neighbour_index()
-        stored = store.index_hashes()
-        self.neighbours.add_many(stored.file_ids, stored.contents, stored.variants, stored.complete)
-        self.keypoints = DescriptorIndex()
-        with self.keypoints.bulk():
-            for file_ids, found in store.index_features(INDEXED):
-                self.keypoints.add_many(file_ids, found.counts, found.descriptors, found.pixels)
+        indexes = indexes or load_indexes(store)
+        self.neighbours, self.keypoints = indexes.neighbours, indexes.keypoints
         self._held: dict[int, tuple[Analysed, Picture]] = {}
         """Held pictures by provisional key: the analysed file, and its picture as stored (the
         keypoint positions rounded as the store keeps them), which later pictures are judged

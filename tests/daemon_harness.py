@@ -142,7 +142,7 @@ class DaemonProcess:
         """Nothing pending and nothing being decoded."""
         status = self.setting("daemon_status") or ""
         return not self.query("SELECT 1 FROM pending LIMIT 1") and "work pending" not in status \
-            and "reconciling" not in status
+            and "reconciling" not in status and "reading the index" not in status
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
