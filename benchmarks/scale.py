@@ -66,8 +66,9 @@ def picture(rng: np.random.Generator, thumb: np.ndarray) -> tuple[Signature, Fea
     return signature, keypoints
 
 
-def write_database(path: str, pictures: int, rng: np.random.Generator) -> float:
-    """N synthetic pictures through Store.add_file, BATCH a transaction; returns pictures a second."""
+def write_database(path: str, pictures: int, rng: np.random.Generator, keypoints: bool = True) -> float:
+    """N synthetic pictures through Store.add_file, BATCH a transaction (without keypoints: as
+    pictures too small for them); returns pictures a second."""
     thumbs = real_thumbs()
     started = time.perf_counter()
     with open_store(path) as store:
@@ -75,9 +76,10 @@ def write_database(path: str, pictures: int, rng: np.random.Generator) -> float:
         for first in range(have, pictures, BATCH):
             with store.transaction():
                 for number in range(first, min(first + BATCH, pictures)):
-                    signature, keypoints = picture(rng, thumbs[number % len(thumbs)])
+                    signature, found = picture(rng, thumbs[number % len(thumbs)])
                     store.add_file(f"/photos/{number // 1000:04d}/{number:08d}.jpg".encode(), 3_000_000, 0,
-                                   rng.bytes(32), rng.bytes(32), "JPEG", 4000, 3000, signature, keypoints)
+                                   rng.bytes(32), rng.bytes(32), "JPEG", 4000, 3000, signature,
+                                   found if keypoints else None)
             print(f"\r  written {min(first + BATCH, pictures):,}", end="", file=sys.stderr, flush=True)
         store.checkpoint()
     print(file=sys.stderr)
@@ -140,7 +142,7 @@ def planted_queries(rng: np.random.Generator, stored: dict[int, tuple[int, list[
     return queries
 
 
-def search_figures(path: str, pictures: int, queries: int, rng: np.random.Generator) -> None:
+def search_figures(path: str, pictures: int, queries: int, rng: np.random.Generator, keypoints: bool) -> None:
     settings = MatchSettings()
     before = rss()
     started = time.perf_counter()
@@ -186,7 +188,8 @@ def search_figures(path: str, pictures: int, queries: int, rng: np.random.Genera
           f" p99 {np.percentile(scan_times, 99):.1f} ms; the same answer for {same}/{len(planted)} new pictures")
     del scan
     bk_tree(index, planted, pictures, radius)
-    keypoint_figures(path, pictures, rng)
+    if keypoints:
+        keypoint_figures(path, pictures, rng)
 
 
 def bk_tree(index: HammingIndex, planted: list, pictures: int, radius: int) -> None:
@@ -273,18 +276,20 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60)
     parser.add_argument("--db", help="the database to write (kept) or measure (default: a temporary one)")
     parser.add_argument("--no-launch", action="store_true", help="skip the query and daemon launches")
+    parser.add_argument("--no-keypoints", action="store_true",
+                        help="pictures without keypoints (a million pictures' keypoint index needs ~14 GB)")
     args = parser.parse_args()
     rng = np.random.default_rng(12)
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or os.path.join(tmp, "scale.sqlite")
-        rate = write_database(path, args.pictures, rng)
+        rate = write_database(path, args.pictures, rng, not args.no_keypoints)
         with open_store(path, readonly=True) as store:
             pictures = store.counts()["files"]
         size = sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
         written = f"{rate:,.0f} written a second" if rate else "as it was"
         print(f"{pictures:,} pictures ({written}); database {size / pictures:,.0f} B a picture:"
               f" {table_sizes(path, pictures)}")
-        search_figures(path, pictures, args.queries, rng)
+        search_figures(path, pictures, args.queries, rng, not args.no_keypoints)
         if not args.no_launch:
             launch_figures(path)
 

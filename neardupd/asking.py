@@ -3,8 +3,8 @@
 The client (the ``query`` command) decodes and signs the image itself, as the user who asked: the
 daemon never opens a file outside its roots, and what it is sent is a signed picture, not a path.
 The daemon's main thread matches it between two turns of its loop against the indexes it already
-holds (a client asking while they load waits for them), and answers in JSON. The socket takes the
-database file's permission bits: whoever may read the index may ask it.
+holds (a client asking while they load waits for them), and answers in JSON. Whoever may read the
+database may ask (the socket is readable and writable by them: a 0640 index gets a 0660 socket).
 
 Wire format, version 1: a request is an 8-byte big-endian length and a pickle (protocol 5) of
 ``{"version": 1, "item": Analysed}``, read by an unpickler that builds nothing but neardupd's
@@ -73,7 +73,8 @@ class QueryServer:
         self.path = socket_path(database)
         self.questions: queue.SimpleQueue[Question] = queue.SimpleQueue()
         self.wait = wait
-        self._listener = _listen(self.path, stat.S_IMODE(os.stat(database).st_mode) & 0o666)
+        readers = stat.S_IMODE(os.stat(database).st_mode) & 0o444
+        self._listener = _listen(self.path, readers | readers >> 1)  # connecting takes write permission
         self._thread = threading.Thread(target=self._accept, name="query-server", daemon=True)
         self._thread.start()
 

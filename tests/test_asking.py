@@ -80,7 +80,7 @@ def _answer_one(server: QueryServer, found: list) -> threading.Thread:
 def test_a_picture_goes_over_the_socket_and_its_matches_come_back(database, analysed):
     server = QueryServer(database)
     try:
-        assert stat.S_IMODE(os.stat(server.path).st_mode) == 0o640  # whoever may read the index may ask it
+        assert stat.S_IMODE(os.stat(server.path).st_mode) == 0o660  # whoever may read the index may ask it
         stored = b"/photos/caf\xe9 \xff.jpg"  # not UTF-8: comes back byte for byte
         verdict = Scored(0.9, "near", "none", {"scale": 0.33})
         main_loop = _answer_one(server, [(stored, verdict)])
