@@ -79,7 +79,7 @@ def main() -> None:
     for size in sorted(args.sizes):
         fill([multi] if args.no_scan else [scan, multi], rng, size)
         started = time.perf_counter()
-        multi.nearest([0], [], radius=0, limit=1)  # lists the pictures added since the last size
+        multi.catch_up()  # lists the pictures added since the last size
         listing = time.perf_counter() - started
         planted = planted_queries(rng, stored_pictures(multi, args.queries), args.queries,
                                   search_radii(settings, size))

@@ -81,6 +81,7 @@ def load_indexes(store: Store) -> Indexes:
     neighbours = new_neighbour_index()
     stored = store.index_hashes()
     neighbours.add_many(stored.file_ids, stored.contents, stored.variants, stored.complete)
+    neighbours.catch_up()
     keypoints = DescriptorIndex()
     with keypoints.bulk():
         for file_ids, found in store.index_features(INDEXED):

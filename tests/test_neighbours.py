@@ -111,7 +111,7 @@ def test_crowded_listings_answer_as_a_scan_at_the_large_library_radii():
     variants = rng.integers(0, 2**64, (count, VARIANTS), dtype=np.uint64)
     for index in (scan, multi):
         index.add_many(items, contents, variants, np.ones(count, dtype=bool))
-    multi.nearest([0], [], radius=0, limit=1)  # lists every picture
+    multi.catch_up()  # lists every picture
     listings = multi._variant._listings + multi._content._listings  # noqa: SLF001 - which path is taken
     assert [listing.sparse for listing in listings] == [False] * 3 + [True] * 3
     radius, overlap_radius = search_radii(MatchSettings(), 10**6)
