@@ -11,7 +11,7 @@ are, with a sensor's grain; ``--folder`` to use your own) and for bench-dev itse
 
 and prints images per second and each one's time over the limit's.
 
-    python benchmarks/ingest.py [--files 200] [--side 4000] [--folder DIR] [--work DIR]
+    python benchmarks/ingest.py [--files 200] [--side 4000] [--folder DIR] [--work DIR] [--as-large]
 """
 
 from __future__ import annotations
@@ -87,23 +87,24 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def scan_seconds(folder: Path, tmp: Path) -> tuple[float, float]:
+def scan_seconds(folder: Path, tmp: Path, settings: str) -> tuple[float, float]:
     """(wall seconds, CPU over wall) of `neardupd scan` of the folder into a new database."""
-    database = tmp / "scan.sqlite"
+    database, config = tmp / "scan.sqlite", tmp / "scan.toml"
+    config.write_text(settings)
     cpu, started = children_cpu(), time.perf_counter()
-    subprocess.run([sys.executable, "-m", "neardupd.cli", "scan", "--db", str(database), str(folder)], cwd=REPO,
-                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "neardupd.cli", "--config", str(config), "scan", "--db", str(database),
+                    str(folder)], cwd=REPO, check=True, capture_output=True)
     wall = time.perf_counter() - started
     database.unlink()
     return wall, (children_cpu() - cpu) / wall
 
 
-def daemon_seconds(folder: Path, tmp: Path, count: int) -> tuple[float, float]:
+def daemon_seconds(folder: Path, tmp: Path, count: int, settings: str) -> tuple[float, float]:
     """(wall seconds, CPU over wall) from launching the daemon on the folder to every file indexed."""
     home = tmp / "daemon"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir()
-    daemon = DaemonProcess(home, [folder])
+    daemon = DaemonProcess(home, [folder], extra=settings)
     started = time.perf_counter()
     try:
         daemon.start(wait_ready=False)
@@ -146,13 +147,13 @@ def naive_seconds(paths: list[str]) -> float:
     return (time.perf_counter() - started) / len(sample)
 
 
-def measure(name: str, folder: Path, tmp: Path) -> None:
+def measure(name: str, folder: Path, tmp: Path, settings: str) -> None:
     paths = sorted(str(path) for path in folder.iterdir() if path.is_file() and path.suffix.lower() in
                    {".jpg", ".jpeg", ".png", ".webp"})
     count = len(paths)
     limit = decode_limit(paths)
-    scan, scan_load = scan_seconds(folder, tmp)
-    daemon, daemon_load = daemon_seconds(folder, tmp, count)
+    scan, scan_load = scan_seconds(folder, tmp, settings)
+    daemon, daemon_load = daemon_seconds(folder, tmp, count, settings)
     naive = naive_seconds(paths)
     print(f"{name}: {count} files")
     print(f"  draft() decoding, {os.cpu_count()} processes: {count / limit:7.1f} images/s (the limit)")
@@ -170,11 +171,14 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help="a folder of your own photos instead of the made ones")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "neardupd-ingest",
                         help="where the made photos are kept between runs")
+    parser.add_argument("--as-large", action="store_true",
+                        help="index as in a library past match.large_library pictures (its narrower hash search)")
     args = parser.parse_args()
+    settings = "[match]\nlarge_library = 0\n" if args.as_large else ""
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder or camera_folder(args.work, args.files, args.side)
-        measure(f"photos of {args.side} px" if not args.folder else str(folder), folder, Path(tmp))
-        measure("bench-dev", BENCH_DEV / "images", Path(tmp))
+        measure(f"photos of {args.side} px" if not args.folder else str(folder), folder, Path(tmp), settings)
+        measure("bench-dev", BENCH_DEV / "images", Path(tmp), settings)
 
 
 if __name__ == "__main__":

@@ -53,8 +53,8 @@ def stored_pictures(index: HammingIndex, count: int) -> dict[int, tuple[int, lis
     """``count`` stored pictures spread over the index: item -> (content hash, variant hashes)."""
     contents, variants = index._content, index._variant  # noqa: SLF001 - a benchmark's look inside
     items = range(0, len(index), max(1, len(index) // count))
-    return {item: (int(contents.hashes[contents.row_of[item], 0]), variants.hashes[variants.row_of[item]].tolist())
-            for item in items}
+    return {item: (int(contents.hashes[contents.row_of.get(item), 0]),
+                   variants.hashes[variants.row_of.get(item)].tolist()) for item in items}
 
 
 def main() -> None:

@@ -159,6 +159,64 @@ class _Listing:
         return len(self.order) < 1 << (self.bits - 2)
 
 
+class RowMap:
+    """Item -> row. Item numbers up to a few times the count (file ids) index an array, 4 B each;
+    others (the provisional keys of held pictures) go in a dict (~100 B each, as every item did:
+    about 200 B a picture of the two tables).
+
+    >>> rows = RowMap()
+    >>> rows.update(np.array([3, 1 << 40]), np.array([0, 1]))
+    >>> rows.get(3), rows.get(1 << 40), rows.pop(3), rows.get(3), len(rows)
+    (0, 1, 0, None, 1)
+    >>> rows.pop(1 << 40), rows.get(1 << 40), len(rows), rows.pop(1 << 40)
+    (1, None, 0, None)
+    """
+
+    def __init__(self) -> None:
+        self._dense = np.zeros(0, dtype=np.int32)  # row, or -1
+        self._sparse: dict[int, int] = {}
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, item: int) -> bool:
+        return self.get(item) is not None
+
+    @property
+    def nbytes(self) -> int:
+        return self._dense.nbytes + 100 * len(self._sparse)
+
+    def get(self, item: int) -> int | None:
+        if 0 <= item < len(self._dense) and self._dense[item] >= 0:
+            return int(self._dense[item])
+        return self._sparse.get(item)
+
+    def pop(self, item: int) -> int | None:
+        """The item's row, taken out (None: it had none)."""
+        row = self.get(item)
+        if row is not None:
+            if 0 <= item < len(self._dense) and self._dense[item] >= 0:
+                self._dense[item] = -1
+            else:
+                del self._sparse[item]
+            self._count -= 1
+        return row
+
+    def update(self, items: np.ndarray, rows: np.ndarray) -> None:
+        """Rows of items that have none."""
+        self._count += len(items)
+        dense = (items >= 0) & (items < 4 * self._count + (1 << 16))
+        if dense.any():
+            top = int(items[dense].max()) + 1
+            if top > len(self._dense):
+                grown = np.full(max(top, 2 * len(self._dense)), -1, dtype=np.int32)
+                grown[:len(self._dense)] = self._dense
+                self._dense = grown
+            self._dense[items[dense]] = rows[dense]
+        self._sparse.update(zip(items[~dense].tolist(), rows[~dense].tolist(), strict=True))
+
+
 class HashTable:
     """Growable rows of ``width`` hashes, each row one item's; removed rows are marked dead."""
 
@@ -169,7 +227,7 @@ class HashTable:
         self.items = np.zeros(0, dtype=np.int64)
         self.alive = np.zeros(0, dtype=bool)
         self.size = 0
-        self.row_of: dict[int, int] = {}
+        self.row_of = RowMap()
         self.multi_index_from, self.recent_rows, self.scan_ns = multi_index_from, recent_rows, scan_ns
         self.listed = 0
         """Rows [0, listed) are in the substring listings."""
@@ -186,7 +244,7 @@ class HashTable:
         self._reserve(len(items))
         rows = slice(self.size, self.size + len(items))
         self.hashes[rows], self.items[rows], self.alive[rows] = values, items, True
-        self.row_of.update(zip(items.tolist(), range(rows.start, rows.stop), strict=True))
+        self.row_of.update(items, np.arange(rows.start, rows.stop))
         self.size = rows.stop
 
     def _reserve(self, count: int) -> None:
@@ -198,15 +256,15 @@ class HashTable:
         self.alive = np.concatenate([self.alive, np.zeros(grow, dtype=bool)])
 
     def remove(self, item: int) -> None:
-        row = self.row_of.pop(item, None)
+        row = self.row_of.pop(item)
         if row is not None:
             self.alive[row] = False
 
     def rename(self, item: int, new: int) -> None:
-        row = self.row_of.pop(item, None)
+        row = self.row_of.pop(item)
         if row is not None:
             self.items[row] = new
-            self.row_of[new] = row
+            self.row_of.update(np.array([new]), np.array([row]))
 
     @property
     def indexed(self) -> bool:
