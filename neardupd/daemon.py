@@ -322,8 +322,9 @@ class Daemon:
         """Report: the heartbeat in the database, STATUS (and WATCHDOG while healthy) to systemd."""
         self._last_beat = now
         walk, ingest = self._walk, getattr(self, "ingest", None)
-        if ingest is None:
-            status = f"{state}: reading the index ({self.clock() - self._loading.started:.0f} s); changes wait"
+        if ingest is None:  # the indexes are still being read
+            waited = f"reading the index ({self.clock() - self._loading.started:.0f} s)"
+            status = f"{state}: {waited}; changes wait" if state != "stopped" else f"stopped while {waited}"
         else:
             status = (f"{state}: {ingest.counters.text()}"
                       + (f"; reconciling ({walk.seen} files walked, {walk.queued} queued)" if walk else "")
