@@ -12,7 +12,7 @@ import pytest
 
 from neardupd.config import Config
 from neardupd.decode import read_stream
-from neardupd.errors import SchemaTooNewError
+from neardupd.errors import SchemaTooNewError, StoreError
 from neardupd.indexer import Indexer, Outcome
 from neardupd.store import HashRows, load_migrations, open_store
 
@@ -210,10 +210,11 @@ def test_hash_rows_are_grouped_per_picture_whatever_order_they_are_read_in(data_
     assert grouped.variants[2].tolist() == [0, 1, 2, 2**64 - 5] and grouped.complete.tolist() == [False, False, True]
 
 
-def test_version_8_keeps_every_hash_and_reads_them_as_before(tmp_path, data_index):
-    """A version-7 index (its tables made by migrations 1-7, its hashes those of a real scan) upgraded
-    in place: the same rows, now in one B-tree by (file, kind, form) with no index by value; files
-    deleted later take their hashes with them."""
+def test_old_indexes_are_read_as_they_are_and_upgraded_to_one_row_of_hashes_a_picture(tmp_path, data_index):
+    """A version-7 index (its tables made by migrations 1-7, its rows those of a real scan): read as it
+    is, then upgraded in place (v8: one B-tree by file, no index by value; v9: a row of 50 hashes a
+    picture). The neighbour index reads the same hashes either way, ``hashes`` still gives every row
+    (a view now), and files deleted later take their hashes with them."""
     db = tmp_path / "v7.sqlite"
     with sqlite3.connect(db) as old:
         for version, sql in load_migrations():
@@ -225,16 +226,40 @@ def test_version_8_keeps_every_hash_and_reads_them_as_before(tmp_path, data_inde
             columns = ", ".join(row[1] for row in old.execute(f"PRAGMA main.table_info({table})"))
             old.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM scanned.{table}")
         before = old.execute("SELECT * FROM hashes ORDER BY file_id, kind, form").fetchall()
+    with open_store(db, readonly=True) as reader:
+        as_it_was = reader.index_hashes()
     with open_store(db) as store:
-        assert store.version == 8
+        assert store.version == len(load_migrations()) >= 9
         rows = store.index_hashes()
-        store.connection.execute("DELETE FROM files WHERE id = ?", (int(rows.file_ids[0]),))
+        gone = int(rows.file_ids[0])
+        store.connection.execute("DELETE FROM files WHERE id = ?", (gone,))
+    for field in ("file_ids", "contents", "variants", "complete"):
+        assert (getattr(rows, field) == getattr(as_it_was, field)).all()
     with sqlite3.connect(db) as upgraded:
         after = upgraded.execute("SELECT * FROM hashes ORDER BY file_id, kind, form").fetchall()
-        table = upgraded.execute("SELECT sql FROM sqlite_master WHERE name = 'hashes'").fetchone()[0]
-        indexes = upgraded.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'hashes' AND type = 'index'")
-        assert "WITHOUT ROWID" in table and indexes.fetchall() == []
-    assert after == [row for row in before if row[0] != rows.file_ids[0]] and len(after) < len(before)
+        kinds = dict(upgraded.execute("SELECT name, type FROM sqlite_master WHERE name IN ('hashes', 'hash_rows')"))
+        pictures = upgraded.execute("SELECT count(*), count(window0) FROM hash_rows").fetchone()
+        assert kinds == {"hashes": "view", "hash_rows": "table"}
+        assert pictures == (len(rows.file_ids) - 1, rows.complete[1:].sum())  # tiny ones: no windows
+    assert after == [row for row in before if row[0] != gone] and len(after) < len(before)
     with open_store(data_index, readonly=True) as scanned:
         again = scanned.index_hashes()
     assert (rows.file_ids == again.file_ids).all() and (rows.variants == again.variants).all()
+
+
+def test_an_upgrade_that_would_lose_a_hash_changes_nothing(tmp_path):
+    """A hash with no column to go to (a form past the 36 windows) stops the upgrade to v9, whole."""
+    db = tmp_path / "v8.sqlite"
+    with sqlite3.connect(db) as old:
+        for version, sql in load_migrations():
+            if version <= 8:
+                old.executescript(sql)
+        old.execute("INSERT INTO files (id, path, path_bytes, size, mtime_ns, file_digest, pixel_digest, format, "
+                    "width, height, indexed_at) VALUES (1, '/a.jpg', X'2f612e6a7067', 1, 1, X'00', X'01', 'JPEG', "
+                    "1, 1, '2026-12-06T00:00:00Z')")
+        old.execute("INSERT INTO hashes VALUES (1, 'content', 0, 5), (1, 'window', 36, 6)")
+    with pytest.raises(StoreError, match="CHECK constraint failed"):
+        open_store(db)
+    with sqlite3.connect(db) as still:
+        assert still.execute("PRAGMA user_version").fetchone()[0] == 8
+        assert still.execute("SELECT count(*) FROM hashes").fetchone()[0] == 2

@@ -5,12 +5,26 @@ from __future__ import annotations
 import base64
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
 from neardupd.metadata import Metadata
+from neardupd.signature import to_signed
+
+HASH_COLUMNS = (*(f"content{form}" for form in range(8)), *(f"window{form}" for form in range(36)),
+                *(f"rotation{form}" for form in range(6)))
+"""The columns of ``hash_rows`` (schema 9), a picture's hashes in the order of ``hashes``' (kind, form)."""
+
+
+def hash_row(content: Sequence[int], windows: Sequence[int], rotations: Sequence[int]) -> list[int | None]:
+    """The values of a picture's :data:`HASH_COLUMNS` (signed; None: a picture too small for variants)."""
+    values: list[int | None] = [None] * len(HASH_COLUMNS)
+    for first, hashes in ((0, content), (8, windows), (44, rotations)):
+        values[first:first + len(hashes)] = [to_signed(value) for value in hashes]
+    return values
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,12 @@ class HashRows:
     """(pictures, windows + rotations) uint64: the window hashes, then the rotation hashes."""
     complete: np.ndarray
     """bool: the picture has every variant (a picture too small for them has none)."""
+
+    @classmethod
+    def from_columns(cls, table: np.ndarray) -> HashRows:
+        """From (file_id, complete, content0, window0..., rotation0..., signed) rows: ``hash_rows``."""
+        values = table[:, 2:].view(np.uint64)
+        return cls(table[:, 0].copy(), values[:, 0].copy(), values[:, 1:].copy(), table[:, 1] == 1)
 
     @classmethod
     def grouped(cls, table: np.ndarray) -> HashRows:

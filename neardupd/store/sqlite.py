@@ -33,7 +33,7 @@ from neardupd.metadata import Metadata
 from neardupd.pairs import Scored
 from neardupd.signature import Box, Picture, Signature, to_signed
 from neardupd.store.connection import file_identity, translate
-from neardupd.store.rows import FileRow, HashRows, PairRow, display_path, iso_time
+from neardupd.store.rows import HASH_COLUMNS, FileRow, HashRows, PairRow, display_path, hash_row, iso_time
 
 log = logging.getLogger(__name__)
 
@@ -261,14 +261,22 @@ class SqliteIndex:
         """Every picture's content hash and variant hashes (windows, then rotations) for the neighbour
         index, in bulk: the table read in its stored order and grouped with numpy (its ordered read
         went through a temporary B-tree: 17 s of 20 at 100,000 pictures, benchmarks/scale.py)."""
+        if self.schema < 9:  # read-only, not upgraded: one row a hash
+            return HashRows.grouped(self._read_ints(
+                "SELECT file_id, CASE kind WHEN 'content' THEN 0 WHEN 'window' THEN 1 ELSE 2 END, form, hash "
+                "FROM hashes NOT INDEXED WHERE form = 0 OR kind != 'content'", 4))
+        searched = HASH_COLUMNS[:1] + HASH_COLUMNS[8:]
+        return HashRows.from_columns(self._read_ints(
+            f"SELECT file_id, {' AND '.join(f'{name} IS NOT NULL' for name in searched[1:])}, "
+            f"{', '.join(f'ifnull({name}, 0)' for name in searched)} FROM hash_rows", 2 + len(searched)))
+
+    def _read_ints(self, sql: str, width: int) -> np.ndarray:
         chunks = []
         with self.translated():
-            cursor = self.connection.execute(
-                "SELECT file_id, CASE kind WHEN 'content' THEN 0 WHEN 'window' THEN 1 ELSE 2 END, form, hash "
-                "FROM hashes NOT INDEXED WHERE form = 0 OR kind != 'content'")
-            while rows := cursor.fetchmany(100_000):
+            cursor = self.connection.execute(sql)
+            while rows := cursor.fetchmany(50_000):
                 chunks.append(np.array(rows, dtype=np.int64))
-        return HashRows.grouped(np.concatenate(chunks) if chunks else np.zeros((0, 4), np.int64))
+        return np.concatenate(chunks) if chunks else np.zeros((0, width), np.int64)
 
     def index_features(self, count: int, batch: int = 10_000) -> Iterator[tuple[np.ndarray, feature_blob.Keypoints]]:
         """(file ids, their first ``count`` keypoints) for the keypoint index, ``batch`` pictures at a
@@ -351,12 +359,8 @@ class SqliteIndex:
                   (file_id, to_signed(signature.phash), box.left, box.top, box.right, box.bottom, signature.contrast,
                    *signature.mean_rgb, signature.thumb.shape[0], signature.thumb.tobytes(), signature.colourfulness,
                    signature.sharpness))
-        rows = [(file_id, "content", form, value) for form, value in enumerate(signature.content_hashes)]
-        rows += [(file_id, "window", form, value) for form, value in enumerate(signature.window_hashes)]
-        rows += [(file_id, "rotation", form, value) for form, value in enumerate(signature.rotation_hashes)]
-        with self.translated():
-            self.connection.executemany("INSERT INTO hashes (file_id, kind, form, hash) VALUES (?, ?, ?, ?)",
-                                        [(i, kind, form, to_signed(value)) for i, kind, form, value in rows])
+        self._run(f"INSERT INTO hash_rows (file_id, {', '.join(HASH_COLUMNS)}) VALUES ({', '.join('?' * 51)})",
+                  (file_id, *hash_row(signature.content_hashes, signature.window_hashes, signature.rotation_hashes)))
         if local is not None:
             self._run("INSERT INTO features (file_id, data) VALUES (?, ?)", (file_id, feature_blob.pack(local)))
         self._run("DELETE FROM errors WHERE path_bytes = ?", (path,))
