@@ -98,15 +98,17 @@ class QueryServer:
             try:
                 client.settimeout(30.0)
                 question = Question(_read_item(_receive(client)))
-                self.questions.put(question)
-                client.settimeout(None)
-                answer = question.answer.get(timeout=self.wait)
-            except queue.Empty:
-                answer = {"error": f"the daemon did not answer within {self.wait:g} s"}
-            except (OSError, ValueError, pickle.UnpicklingError, EOFError) as err:
+            except Exception as err:  # noqa: BLE001 - whatever a client sends, it gets an answer, the server goes on
                 log.warning("query refused: %s", err)
                 answer = {"error": f"request refused: {err}"}
+            else:
+                self.questions.put(question)
+                try:
+                    answer = question.answer.get(timeout=self.wait)
+                except queue.Empty:
+                    answer = {"error": f"the daemon did not answer within {self.wait:g} s"}
             with contextlib.suppress(OSError):
+                client.settimeout(30.0)
                 _send(client, json.dumps(answer).encode())
 
 

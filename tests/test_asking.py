@@ -121,6 +121,7 @@ def test_a_request_that_is_not_a_signed_picture_builds_nothing(database, tmp_pat
         assert b"request refused" in refused and b"subprocess.call is not part of a query" in refused
         assert b"not a version-1 query" in _sent(server.path, _framed(pickle.dumps({"version": 9})))
         assert b"larger than any signed picture" in _sent(server.path, struct.pack(">Q", 1 << 40))
+        assert b"request refused" in _sent(server.path, _framed(b"\x80\x05 not a pickle"))
         assert server.questions.empty()
     finally:
         server.close()
