@@ -117,8 +117,8 @@ class Daemon:
         """The database, the watchers and the query socket at once; the indexes load meanwhile
         (:meth:`_loaded`), and changes wait for them."""
         self.store: Store = open_store(self.config.database)
+        self.asked = serve_queries(self.config.database)  # first: it sets the umask for a moment
         self._loading = Loading(self.config.database, self.clock)
-        self.asked = serve_queries(self.config.database)
         self.watcher = self._start_watcher()
         self.scheduler = BackgroundScheduler(daemon=True)
         self.scheduler.add_job(lambda: self.request_walk("schedule"), "interval",
