@@ -16,11 +16,11 @@ Rows added since the last listing are scanned (at most :data:`RECENT_ROWS` of th
 one merge when there are more. Removed rows stay, marked dead.
 
 >>> table = HashTable(width=2, multi_index_from=1)
->>> table.add(7, [0b1011, 1 << 40])
->>> table.add(8, [0, 0])
+>>> table.add_rows(np.array([7, 8]), np.array([[0b1011, 1 << 40], [0, 0]], dtype=np.uint64))
 >>> table.catch_up()
 >>> probes = np.array([0b1001], dtype=np.uint64)
->>> sorted({(int(table.items[row]), int(d)) for row, d in zip(*table.looked_up(probes, 1, step=0)[::3])})
+>>> [hits] = table.looked_up_together([Asked(probes, radius=1)], step=0)
+>>> sorted({(int(table.items[row]), int(d)) for row, d in zip(hits.rows, hits.distances)})
 [(7, 1)]
 >>> [(int(table.items[row]), int(d)) for row, d in zip(*table.scanned(probes, 2)[::3])]
 [(7, 1), (8, 2)]
@@ -194,13 +194,11 @@ class RowMap:
 
     def pop(self, item: int) -> int | None:
         """The item's row, taken out (None: it had none)."""
-        row = self.get(item)
-        if row is not None:
-            if 0 <= item < len(self._dense) and self._dense[item] >= 0:
-                self._dense[item] = -1
-            else:
-                del self._sparse[item]
-            self._count -= 1
+        if 0 <= item < len(self._dense) and self._dense[item] >= 0:
+            row, self._dense[item] = int(self._dense[item]), -1
+        else:
+            row = self._sparse.pop(item, None)
+        self._count -= row is not None
         return row
 
     def update(self, items: np.ndarray, rows: np.ndarray) -> None:
@@ -233,14 +231,11 @@ class HashTable:
         """Rows [0, listed) are in the substring listings."""
         self._listings: list[_Listing] = []
 
-    def add(self, item: int, values: Sequence[int]) -> None:
-        """One item's row of ``width`` hashes (in place of any row it had)."""
-        self.add_rows(np.array([item], dtype=np.int64), np.array([values], dtype=np.uint64))
-
     def add_rows(self, items: np.ndarray, values: np.ndarray) -> None:
-        """Many rows at once (``values``: one row of ``width`` hashes per item), as ``add`` one by one."""
-        for item in items.tolist():
-            self.remove(item)
+        """Items' rows (``values``: one row of ``width`` hashes per item), each in place of any row it had."""
+        if len(self.row_of):  # a load into an empty table has nothing to replace
+            for item in items.tolist():
+                self.remove(item)
         self._reserve(len(items))
         rows = slice(self.size, self.size + len(items))
         self.hashes[rows], self.items[rows], self.alive[rows] = values, items, True
@@ -297,16 +292,12 @@ class HashTable:
             lookups, found = lookups + count, found + count * self.listed * self.width / (1 << bits)
         return LOOKUP_NS * lookups + CANDIDATE_NS * found
 
-    def looked_up(self, probes: np.ndarray, radius: int, step: int, columns: tuple[int, int] | None = None) -> Hits:
-        """The listed live hashes (of ``columns``, default all) within ``radius`` of a probe that the
-        lookups of ``step`` find: those whose some substring differs from the probe's in exactly
-        ``step`` bits. Steps 0 to ``s`` find every listed hash within :func:`reach` (s) bits."""
-        return self.looked_up_together([Asked(probes, radius, columns)], step)[0]
-
     def looked_up_together(self, asked: Sequence[Asked], step: int) -> list[Hits]:
-        """:meth:`looked_up` for several sets of probes at once, in one pass of lookups per listing
-        (a pass has a fixed cost of some twenty numpy calls: the index's five searches in two passes
-        take 3.5 -> 2.6 ms at 100,000 pictures)."""
+        """For each set of probes, the listed live hashes (of its columns) within its radius of a
+        probe that the lookups of ``step`` find: those whose some substring differs from the probe's
+        in exactly ``step`` bits (steps 0 to ``s`` find every listed hash within :func:`reach` (s)
+        bits). All sets go in one pass of lookups per listing: a pass has a fixed cost of some twenty
+        numpy calls (the index's five searches in two passes: 3.5 -> 2.6 ms at 100,000 pictures)."""
         probes = np.concatenate([one.probes for one in asked])
         counts = [len(one.probes) for one in asked]
         bounds = [(0, self.width) if one.columns is None else one.columns for one in asked]
