@@ -3,12 +3,18 @@ into :class:`~neardupd.errors.StoreError` saying what to check."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from neardupd.errors import StoreDamagedError, StoreError, StoreFullError
+
+log = logging.getLogger(__name__)
 
 
 def translate(err: sqlite3.Error, path: str) -> StoreError:
@@ -69,3 +75,23 @@ def connect(path: str, *, readonly: bool) -> sqlite3.Connection:
         raise StoreError(path, f"cannot open the database ({err.strerror}); check the path and its "
                          "permissions") from err
     return connection
+
+
+@contextmanager
+def progress_told(connection: sqlite3.Connection, doing: str, every: float = 10.0) -> Iterator[None]:
+    """Say every ``every`` seconds that a long statement (a migration rewriting a large library's
+    tables) is still ``doing`` its work, so that nobody takes it for a hang."""
+    started = told = time.monotonic()
+
+    def tell() -> int:
+        nonlocal told
+        if time.monotonic() - told >= every:
+            told = time.monotonic()
+            log.warning("still %s (%.0f s so far; stopped, it starts over next time)", doing, told - started)
+        return 0
+
+    connection.set_progress_handler(tell, 100_000)
+    try:
+        yield
+    finally:
+        connection.set_progress_handler(None, 0)

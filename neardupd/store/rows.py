@@ -14,16 +14,18 @@ import numpy as np
 from neardupd.metadata import Metadata
 from neardupd.signature import to_signed
 
-HASH_COLUMNS = (*(f"content{form}" for form in range(8)), *(f"window{form}" for form in range(36)),
-                *(f"rotation{form}" for form in range(6)))
-"""The columns of ``hash_rows`` (schema 9), a picture's hashes in the order of ``hashes``' (kind, form)."""
+HASH_KINDS = (("content", 8), ("window", 36), ("rotation", 6))
+"""The kinds of hash a picture has, and how many forms of each: ``hash_rows``' columns (schema 9)."""
+HASH_COLUMNS = tuple(f"{kind}{form}" for kind, forms in HASH_KINDS for form in range(forms))
+SEARCHED_HASH_COLUMNS = HASH_COLUMNS[:1] + HASH_COLUMNS[HASH_KINDS[0][1]:]
+"""What the neighbour index holds of a picture: its content as it is (form 0), then its variants."""
 
 
 def hash_row(content: Sequence[int], windows: Sequence[int], rotations: Sequence[int]) -> list[int | None]:
     """The values of a picture's :data:`HASH_COLUMNS` (signed; None: a picture too small for variants)."""
-    values: list[int | None] = [None] * len(HASH_COLUMNS)
-    for first, hashes in ((0, content), (8, windows), (44, rotations)):
-        values[first:first + len(hashes)] = [to_signed(value) for value in hashes]
+    values: list[int | None] = []
+    for hashes, (_, forms) in zip((content, windows, rotations), HASH_KINDS, strict=True):
+        values += [to_signed(value) for value in hashes] + [None] * (forms - len(hashes))
     return values
 
 

@@ -17,7 +17,6 @@ import json
 import logging
 import re
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -32,8 +31,17 @@ from neardupd.features import Features
 from neardupd.metadata import Metadata
 from neardupd.pairs import Scored
 from neardupd.signature import Box, Picture, Signature, to_signed
-from neardupd.store.connection import file_identity, translate
-from neardupd.store.rows import HASH_COLUMNS, FileRow, HashRows, PairRow, display_path, hash_row, iso_time
+from neardupd.store.connection import file_identity, progress_told, translate
+from neardupd.store.rows import (
+    HASH_COLUMNS,
+    SEARCHED_HASH_COLUMNS,
+    FileRow,
+    HashRows,
+    PairRow,
+    display_path,
+    hash_row,
+    iso_time,
+)
 
 log = logging.getLogger(__name__)
 
@@ -162,32 +170,12 @@ class SqliteIndex:
             if version <= self.version:
                 continue
             log.info("applying migration %04d to %s", version, self.path)
-            with self.translated(), self._progress_told(version):
+            with self.translated(), progress_told(self.connection, f"upgrading {self.path} to schema {version}"):
                 self.connection.executescript(f"BEGIN IMMEDIATE;\n{sql}\nCOMMIT;")
             if self.version != version:
                 raise StoreError(self.path, f"migration {version:04d} did not set user_version to {version}")
         self._schema = None
         return self.version
-
-    @contextmanager
-    def _progress_told(self, version: int, every: float = 10.0) -> Iterator[None]:
-        """Say every ``every`` seconds that a long migration (a large library's tables rewritten) is
-        still going, so that nobody takes it for a hang."""
-        started = told = time.monotonic()
-
-        def tell() -> int:
-            nonlocal told
-            if time.monotonic() - told >= every:
-                told = time.monotonic()
-                log.warning("still upgrading %s to schema %d (%.0f s so far; stopped, it starts over next time)",
-                            self.path, version, told - started)
-            return 0
-
-        self.connection.set_progress_handler(tell, 100_000)
-        try:
-            yield
-        finally:
-            self.connection.set_progress_handler(None, 0)
 
     def refuse_newer(self, latest: int) -> None:
         if self.version > latest:
@@ -259,16 +247,18 @@ class SqliteIndex:
 
     def index_hashes(self) -> HashRows:
         """Every picture's content hash and variant hashes (windows, then rotations) for the neighbour
-        index, in bulk: the table read in its stored order and grouped with numpy (its ordered read
-        went through a temporary B-tree: 17 s of 20 at 100,000 pictures, benchmarks/scale.py)."""
-        if self.schema < 9:  # read-only, not upgraded: one row a hash
+        index, in bulk: one row a picture, as integers (1.6 s at 100,000 pictures, benchmarks/scale.py).
+        An index before v9, opened read-only, has a row a hash: read in its stored order (NOT INDEXED)
+        and grouped with numpy."""
+        if self.schema < 9:
             return HashRows.grouped(self._read_ints(
                 "SELECT file_id, CASE kind WHEN 'content' THEN 0 WHEN 'window' THEN 1 ELSE 2 END, form, hash "
                 "FROM hashes NOT INDEXED WHERE form = 0 OR kind != 'content'", 4))
-        searched = HASH_COLUMNS[:1] + HASH_COLUMNS[8:]
+        variants = SEARCHED_HASH_COLUMNS[1:]
         return HashRows.from_columns(self._read_ints(
-            f"SELECT file_id, {' AND '.join(f'{name} IS NOT NULL' for name in searched[1:])}, "
-            f"{', '.join(f'ifnull({name}, 0)' for name in searched)} FROM hash_rows", 2 + len(searched)))
+            f"SELECT file_id, {' AND '.join(f'{name} IS NOT NULL' for name in variants)}, "
+            f"{', '.join(f'ifnull({name}, 0)' for name in SEARCHED_HASH_COLUMNS)} FROM hash_rows",
+            2 + len(SEARCHED_HASH_COLUMNS)))
 
     def _read_ints(self, sql: str, width: int) -> np.ndarray:
         chunks = []
@@ -359,7 +349,8 @@ class SqliteIndex:
                   (file_id, to_signed(signature.phash), box.left, box.top, box.right, box.bottom, signature.contrast,
                    *signature.mean_rgb, signature.thumb.shape[0], signature.thumb.tobytes(), signature.colourfulness,
                    signature.sharpness))
-        self._run(f"INSERT INTO hash_rows (file_id, {', '.join(HASH_COLUMNS)}) VALUES ({', '.join('?' * 51)})",
+        self._run(f"INSERT INTO hash_rows (file_id, {', '.join(HASH_COLUMNS)}) "
+                  f"VALUES (?{', ?' * len(HASH_COLUMNS)})",
                   (file_id, *hash_row(signature.content_hashes, signature.window_hashes, signature.rotation_hashes)))
         if local is not None:
             self._run("INSERT INTO features (file_id, data) VALUES (?, ?)", (file_id, feature_blob.pack(local)))
