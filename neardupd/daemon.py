@@ -40,7 +40,7 @@ from neardupd.errors import NeardupError, StoreError, StoreFullError
 from neardupd.health import write_heartbeat
 from neardupd.indexer import Indexer
 from neardupd.ingest import Ingest
-from neardupd.matcher import Loading
+from neardupd.loading import Loading
 from neardupd.notify import Notifier
 from neardupd.reconcile import Changes, Walk
 from neardupd.store import Store, open_store

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -35,7 +32,7 @@ from neardupd.neighbours import HammingIndex, Neighbour
 from neardupd.pairs import Scored
 from neardupd.rules import Candidate, judge_all, matchable, new_neighbour_index, search_radii, variants_of
 from neardupd.signature import Picture
-from neardupd.store import Store, open_store
+from neardupd.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -87,39 +84,6 @@ def load_indexes(store: Store) -> Indexes:
         for file_ids, found in store.index_features(INDEXED):
             keypoints.add_many(file_ids, found.counts, found.descriptors, found.pixels)
     return Indexes(neighbours, keypoints)
-
-
-class Loading:
-    """:func:`load_indexes` on a thread of its own, with a read-only connection of its own."""
-
-    def __init__(self, database: Path, clock: Callable[[], float] = time.time) -> None:
-        self.started = clock()
-        self._indexes: Indexes | None = None
-        self._error: BaseException | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._load, args=(database,), name="index-loading", daemon=True)
-        self._thread.start()
-
-    def _load(self, database: Path) -> None:
-        try:
-            with open_store(database, readonly=True) as store:
-                self._indexes = load_indexes(store)
-        except BaseException as err:  # noqa: BLE001 - handed to the thread that waits for the indexes
-            self._error = err
-        finally:
-            self._done.set()
-
-    def alive(self) -> bool:
-        return self._thread.is_alive() or self._done.is_set()
-
-    def result(self, timeout: float = 0.0) -> Indexes | None:
-        """The indexes once read, else None after waiting ``timeout`` seconds; what reading them
-        raised is raised here."""
-        if not self._done.wait(timeout):
-            return None
-        if self._error is not None:
-            raise self._error
-        return self._indexes
 
 
 class Matcher:
