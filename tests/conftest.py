@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from neardupd.config import Config
 from neardupd.indexer import Indexer
-from neardupd.store import Store, open_store
+from neardupd.store import Store, load_migrations, open_store
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
@@ -52,6 +54,20 @@ def nothing_left_behind():
             break
         time.sleep(0.05)
     assert not left, f"left running after the test: {left}"
+
+
+@pytest.fixture
+def old_index(tmp_path: Path) -> Callable[[int], Path]:
+    """An empty index made by the migrations up to a version: ``old_index(7)`` (a database an older
+    neardupd wrote, to read as it is or to upgrade)."""
+    def made(version: int) -> Path:
+        path = tmp_path / f"v{version}.sqlite"
+        with sqlite3.connect(path) as connection:
+            for number, sql in load_migrations():
+                if number <= version:
+                    connection.executescript(sql)
+        return path
+    return made
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from neardupd.store import load_migrations, open_store
+from neardupd.store import open_store
 
 
 @pytest.fixture()
@@ -73,12 +73,8 @@ def test_a_file_not_indexed_is_refused_with_what_to_do(library, cli, tmp_path):
     assert alone.returncode == 64
 
 
-def test_an_index_of_schema_4_is_read_as_it_is_and_upgraded_by_a_writer(tmp_path):
-    db = tmp_path / "v4.sqlite"
-    with sqlite3.connect(db) as connection:
-        for version, sql in load_migrations():
-            if version <= 4:
-                connection.executescript(sql)
+def test_an_index_of_schema_4_is_read_as_it_is_and_upgraded_by_a_writer(old_index):
+    db = old_index(4)
     with open_store(db, readonly=True) as store:  # dupes on an index a daemon of 0.4 still writes
         assert store.version == 4 and store.pairs(0.0) == []
     with open_store(db) as store:

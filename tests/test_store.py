@@ -210,16 +210,12 @@ def test_hash_rows_are_grouped_per_picture_whatever_order_they_are_read_in(data_
     assert grouped.variants[2].tolist() == [0, 1, 2, 2**64 - 5] and grouped.complete.tolist() == [False, False, True]
 
 
-def test_old_indexes_are_read_as_they_are_and_upgraded_to_one_row_of_hashes_a_picture(tmp_path, data_index):
+def test_old_indexes_are_read_as_they_are_and_upgraded_to_one_row_of_hashes_a_picture(old_index, data_index):
     """A version-7 index (its tables made by migrations 1-7, its rows those of a real scan): read as it
     is, then upgraded in place (v8: one B-tree by file, no index by value; v9: a row of 50 hashes a
     picture). The neighbour index reads the same hashes either way, ``hashes`` still gives every row
     (a view now), and files deleted later take their hashes with them."""
-    db = tmp_path / "v7.sqlite"
-    with sqlite3.connect(db) as old:
-        for version, sql in load_migrations():
-            if version <= 7:
-                old.executescript(sql)
+    db = old_index(7)
     with sqlite3.connect(db) as old:
         old.execute(f"ATTACH DATABASE '{data_index}' AS scanned")
         for table in ("files", "signatures", "hashes"):
@@ -247,13 +243,10 @@ def test_old_indexes_are_read_as_they_are_and_upgraded_to_one_row_of_hashes_a_pi
     assert (rows.file_ids == again.file_ids).all() and (rows.variants == again.variants).all()
 
 
-def test_an_upgrade_that_would_lose_a_hash_changes_nothing(tmp_path):
+def test_an_upgrade_that_would_lose_a_hash_changes_nothing(old_index):
     """A hash with no column to go to (a form past the 36 windows) stops the upgrade to v9, whole."""
-    db = tmp_path / "v8.sqlite"
+    db = old_index(8)
     with sqlite3.connect(db) as old:
-        for version, sql in load_migrations():
-            if version <= 8:
-                old.executescript(sql)
         old.execute("INSERT INTO files (id, path, path_bytes, size, mtime_ns, file_digest, pixel_digest, format, "
                     "width, height, indexed_at) VALUES (1, '/a.jpg', X'2f612e6a7067', 1, 1, X'00', X'01', 'JPEG', "
                     "1, 1, '2026-12-06T00:00:00Z')")
