@@ -30,12 +30,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from neardupd.bench import synthetic
 from neardupd.config import MatchSettings
 from neardupd.descriptor_index import INDEXED, DescriptorIndex
-from neardupd.features import GRID, Features
 from neardupd.neighbours import HammingIndex
 from neardupd.rules import OVERLAP_PAIRS, VARIANTS, search_radii
-from neardupd.signature import WINDOWS, Box, Signature, make_thumb
+from neardupd.signature import WINDOWS, make_thumb
 from neardupd.store import open_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,18 +54,6 @@ def real_thumbs(count: int = 200) -> list[np.ndarray]:
                       for _ in range(50)]
 
 
-def picture(rng: np.random.Generator, thumb: np.ndarray) -> tuple[Signature, Features]:
-    hashes = rng.integers(0, 2**64, 8 + VARIANTS, dtype=np.uint64).tolist()
-    signature = Signature(phash=hashes[0], content_hashes=tuple(hashes[:8]), content_box=Box(), thumb=thumb,
-                          contrast=float(thumb.std()), mean_rgb=(120.0, 110.0, 100.0),
-                          window_hashes=tuple(hashes[8:8 + len(WINDOWS)]),
-                          rotation_hashes=tuple(hashes[8 + len(WINDOWS):]),
-                          colourfulness=30.0, sharpness=0.4)
-    keypoints = Features(rng.random((256, 2), dtype=np.float32), rng.integers(0, 256, (256, 32), dtype=np.uint8),
-                         4 / 3, np.ones((GRID, GRID), dtype=bool))
-    return signature, keypoints
-
-
 def write_database(path: str, pictures: int, rng: np.random.Generator, keypoints: bool = True) -> float:
     """N synthetic pictures through Store.add_file, BATCH a transaction (without keypoints: as
     pictures too small for them); returns pictures a second."""
@@ -76,10 +64,7 @@ def write_database(path: str, pictures: int, rng: np.random.Generator, keypoints
         for first in range(have, pictures, BATCH):
             with store.transaction():
                 for number in range(first, min(first + BATCH, pictures)):
-                    signature, found = picture(rng, thumbs[number % len(thumbs)])
-                    store.add_file(f"/photos/{number // 1000:04d}/{number:08d}.jpg".encode(), 3_000_000, 0,
-                                   rng.bytes(32), rng.bytes(32), "JPEG", 4000, 3000, signature,
-                                   found if keypoints else None)
+                    synthetic.add_picture(store, number, rng, thumbs[number % len(thumbs)], keypoints=keypoints)
             print(f"\r  written {min(first + BATCH, pictures):,}", end="", file=sys.stderr, flush=True)
         store.checkpoint()
     print(file=sys.stderr)

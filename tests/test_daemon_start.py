@@ -6,9 +6,7 @@ from __future__ import annotations
 import numpy as np
 from daemon_harness import DaemonProcess
 
-from neardupd.features import GRID, Features
-from neardupd.rules import VARIANTS
-from neardupd.signature import WINDOWS, Box, Signature
+from neardupd.bench import synthetic
 from neardupd.store import open_store
 
 PICTURES = 30_000
@@ -20,17 +18,7 @@ def _write_index(path, pictures: int) -> None:
     thumb = np.repeat(np.repeat(rng.integers(0, 256, (8, 8), dtype=np.uint8), 8, 0), 8, 1)
     with open_store(path) as store, store.transaction():
         for number in range(pictures):
-            hashes = rng.integers(0, 2**64, 8 + VARIANTS, dtype=np.uint64).tolist()
-            signature = Signature(phash=hashes[0], content_hashes=tuple(hashes[:8]), content_box=Box(), thumb=thumb,
-                                  contrast=float(thumb.std()), mean_rgb=(120.0, 110.0, 100.0),
-                                  window_hashes=tuple(hashes[8:8 + len(WINDOWS)]),
-                                  rotation_hashes=tuple(hashes[8 + len(WINDOWS):]), colourfulness=30.0,
-                                  sharpness=0.4)
-            keypoints = Features(rng.random((256, 2), dtype=np.float32),
-                                 rng.integers(0, 256, (256, 32), dtype=np.uint8), 4 / 3,
-                                 np.ones((GRID, GRID), dtype=bool))
-            store.add_file(f"/elsewhere/{number:08d}.jpg".encode(), 3_000_000, 0, rng.bytes(32), rng.bytes(32),
-                           "JPEG", 4000, 3000, signature, keypoints)
+            synthetic.add_picture(store, number, rng, thumb)
 
 
 def test_ready_before_the_index_is_read_a_query_waits_for_it_and_a_stop_does_not(tmp_path, data, cli):

@@ -9,6 +9,8 @@
 * :mod:`~neardupd.bench.frames`: ``neardupd bench make --frames``, every photo put into the same four
   frames, so pairs of different photos in one frame are measured as the negatives they are.
 
+* :mod:`~neardupd.bench.synthetic`: synthetic pictures written through the store (``benchmarks/scale.py``,
+  tests of a large index);
 * :mod:`~neardupd.bench.commands`: the `bench run` and `bench make` commands (they import the rest only when run).
 
 Only the bench commands import the rest of this package (it brings imagehash and the edit suite along).
