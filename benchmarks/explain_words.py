@@ -54,6 +54,9 @@ def main() -> None:
         for words in wrong.get(edit, [])[:args.show]:
             print(f"      said: {words}")
     named, told = sum(right.values()), sum(total.values())
+    if not told:  # augly_unseen's edits have other names
+        print(f"  no copy here was made by one of the edits named in EXPECTED ({', '.join(EXPECTED)})")
+        return
     print(f"  all           {named}/{told} = {named / told:.3f}")
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from neardupd import thumb_file
 from neardupd.bench import synthetic
 from neardupd.config import MatchSettings
 from neardupd.descriptor_index import INDEXED, DescriptorIndex
@@ -45,13 +46,14 @@ BATCH = 2_000
 """Pictures written per transaction."""
 
 
-def real_thumbs(count: int = 200) -> list[np.ndarray]:
-    """Thumbs of bench-dev's photos (their bytes are what a database holds), else smooth random ones."""
+def real_thumbs(count: int = 200) -> list[tuple[bytes, np.ndarray]]:
+    """Thumbs of bench-dev's photos as stored (their bytes are what a database holds), else smooth random ones."""
     paths = sorted((BENCH_DEV / "images").glob("*"))[:count] if BENCH_DEV.exists() else []
     thumbs = [make_thumb(np.asarray(Image.open(path).convert("L"))) for path in paths]
     rng = np.random.default_rng(1)
-    return thumbs or [np.repeat(np.repeat(rng.integers(0, 256, (8, 8), dtype=np.uint8), 8, 0), 8, 1)
-                      for _ in range(50)]
+    thumbs = thumbs or [np.repeat(np.repeat(rng.integers(0, 256, (8, 8), dtype=np.uint8), 8, 0), 8, 1)
+                        for _ in range(50)]
+    return [thumb_file.as_stored(thumb) for thumb in thumbs]
 
 
 def write_database(path: str, pictures: int, rng: np.random.Generator, keypoints: bool = True) -> float:

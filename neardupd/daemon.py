@@ -116,7 +116,8 @@ class Daemon:
     def _open(self) -> None:
         """The database, the watchers and the query socket at once; the indexes load meanwhile
         (:meth:`_loaded`), and changes wait for them."""
-        self.store: Store = open_store(self.config.database)
+        with self.notifier.start_extended("opening the index (an upgrade of a large one takes minutes)"):
+            self.store: Store = open_store(self.config.database)
         self.asked = serve_queries(self.config.database)  # first: it sets the umask for a moment
         self._loading = Loading(self.config.database, self.clock)
         self.watcher = self._start_watcher()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,27 @@ class Notifier:
 
     def status(self, status: str) -> None:
         self.send(f"STATUS={status}")
+
+    @contextmanager
+    def start_extended(self, status: str, every: float = 10.0) -> Iterator[None]:
+        """While a start-up step of unknown length runs, ask systemd every ``every`` seconds for
+        3 x ``every`` more (EXTEND_TIMEOUT_USEC), so TimeoutStartSec does not stop it half done: an
+        upgrade of a million pictures' index takes minutes, and would start again after each restart."""
+        done = threading.Event()
+
+        def extend() -> None:
+            while True:
+                self.send(f"EXTEND_TIMEOUT_USEC={round(3 * every * 1e6)}", f"STATUS={status}")
+                if done.wait(every):
+                    return
+
+        beating = threading.Thread(target=extend, name="start-extended", daemon=True)
+        beating.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beating.join()
 
     def watchdog(self) -> None:
         self.send("WATCHDOG=1")

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from neardupd import thumb_file
 from neardupd.features import Features
 
 HASH_SIZE = 8
@@ -69,9 +70,11 @@ class Signature:
     """pHash of the content view in the 8 dihedral forms; index 0 is the picture as it is."""
     content_box: Box
     thumb: np.ndarray
-    """THUMB x THUMB uint8 grayscale of the content view."""
+    """THUMB x THUMB uint8 grayscale of the content view, as read back from ``thumb_webp``."""
+    thumb_webp: bytes
+    """The thumb as stored (:mod:`neardupd.thumb_file`)."""
     contrast: float
-    """Standard deviation of the grayscale thumb: near 0 for flat pictures."""
+    """Standard deviation of the grayscale thumb (before compression): near 0 for flat pictures."""
     mean_rgb: tuple[float, float, float]
     window_hashes: tuple[int, ...] = ()
     """pHash of each of WINDOWS of the content view."""
@@ -280,6 +283,7 @@ def compute(rgb: np.ndarray) -> Signature:
     box = content_box(gray)
     content = crop(gray, box)
     thumb = make_thumb(content)
+    stored, read_back = thumb_file.as_stored(thumb)
     mean_rgb = tuple(float(v) for v in cv2.mean(rgb)[:3])
     colour, sharp = tones(rgb, gray)
     content_hashes = dct_hashes(_resize32(content))
@@ -288,7 +292,8 @@ def compute(rgb: np.ndarray) -> Signature:
         phash=content_hashes[0] if box == Box() else phash(gray),
         content_hashes=content_hashes,
         content_box=box,
-        thumb=thumb,
+        thumb=read_back,
+        thumb_webp=stored,
         contrast=float(thumb.std()),
         mean_rgb=mean_rgb,  # type: ignore[arg-type]
         window_hashes=windows,

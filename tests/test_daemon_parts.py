@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 
 import pytest
 
@@ -45,6 +46,17 @@ def test_bad_daemon_settings_are_named(tmp_path, text, named):
     path.write_text(text)
     with pytest.raises(ConfigError, match=named):
         load_config(path)
+
+
+def test_a_long_start_up_step_asks_systemd_for_more_time_until_it_ends(tmp_path):
+    address = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(address)
+        listener.settimeout(10)
+        with Notifier({"NOTIFY_SOCKET": address}).start_extended("upgrading", every=0.01):
+            asked = [listener.recv(4096).decode() for _ in range(4)]  # again and again while it runs
+    assert set(asked) == {"EXTEND_TIMEOUT_USEC=30000\nSTATUS=upgrading"}
+    assert "start-extended" not in [thread.name for thread in threading.enumerate()]
 
 
 def test_daemon_settings_load(tmp_path):

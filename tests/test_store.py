@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import sqlite3
@@ -9,11 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from neardupd import thumb_file
 from neardupd.config import Config
 from neardupd.decode import read_stream
 from neardupd.errors import SchemaTooNewError, StoreError
 from neardupd.indexer import Indexer, Outcome
+from neardupd.signature import THUMB
 from neardupd.store import HashRows, load_migrations, open_store
 
 
@@ -210,37 +214,69 @@ def test_hash_rows_are_grouped_per_picture_whatever_order_they_are_read_in(data_
     assert grouped.variants[2].tolist() == [0, 1, 2, 2**64 - 5] and grouped.complete.tolist() == [False, False, True]
 
 
-def test_old_indexes_are_read_as_they_are_and_upgraded_to_one_row_of_hashes_a_picture(old_index, data_index):
-    """A version-7 index (its tables made by migrations 1-7, its rows those of a real scan): read as it
-    is, then upgraded in place (v8: one B-tree by file, no index by value; v9: a row of 50 hashes a
-    picture). The neighbour index reads the same hashes either way, ``hashes`` still gives every row
-    (a view now), and files deleted later take their hashes with them."""
+def test_old_indexes_are_read_as_they_are_and_upgraded_to_one_row_of_hashes_and_webp_thumbs(old_index, data_index):
+    """A version-7 index (its tables made by migrations 1-7, its rows those of a real scan, thumbs raw):
+    read as it is, then upgraded in place (v8: one B-tree by file, no index by value; v9: a row of 50
+    hashes a picture; v10: WebP thumbs). The neighbour index reads the same hashes either way,
+    ``hashes`` still gives every row (a view now), and files deleted later take their hashes with
+    them. Each thumb is read back as a new picture's would be, from a WebP file any library opens."""
     db = old_index(7)
     with sqlite3.connect(db) as old:
+        old.create_function("raw", 1, lambda webp: thumb_file.unpack(webp).tobytes())
         old.execute(f"ATTACH DATABASE '{data_index}' AS scanned")
         for table in ("files", "signatures", "hashes"):
             columns = ", ".join(row[1] for row in old.execute(f"PRAGMA main.table_info({table})"))
-            old.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM scanned.{table}")
+            old.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns.replace(' thumb,', ' raw(thumb),')} "
+                        f"FROM scanned.{table}")
         before = old.execute("SELECT * FROM hashes ORDER BY file_id, kind, form").fetchall()
+        raw = dict(old.execute("SELECT file_id, thumb FROM signatures"))
+    assert raw and {len(thumb) for thumb in raw.values()} == {THUMB * THUMB}
     with open_store(db, readonly=True) as reader:
         as_it_was = reader.index_hashes()
+        assert all(reader.picture(file_id).thumb.tobytes() == thumb for file_id, thumb in raw.items())
     with open_store(db) as store:
-        assert store.version == len(load_migrations()) >= 9
+        assert store.version == len(load_migrations()) >= 10
         rows = store.index_hashes()
+        for file_id, thumb in raw.items():
+            stored = thumb_file.as_stored(np.frombuffer(thumb, np.uint8).reshape(THUMB, THUMB))[1]
+            assert np.array_equal(store.picture(file_id).thumb, stored)
         gone = int(rows.file_ids[0])
         store.connection.execute("DELETE FROM files WHERE id = ?", (gone,))
     for field in ("file_ids", "contents", "variants", "complete"):
         assert (getattr(rows, field) == getattr(as_it_was, field)).all()
     with sqlite3.connect(db) as upgraded:
+        webp = dict(upgraded.execute("SELECT file_id, thumb FROM signatures"))
         after = upgraded.execute("SELECT * FROM hashes ORDER BY file_id, kind, form").fetchall()
         kinds = dict(upgraded.execute("SELECT name, type FROM sqlite_master WHERE name IN ('hashes', 'hash_rows')"))
         pictures = upgraded.execute("SELECT count(*), count(window0) FROM hash_rows").fetchone()
         assert kinds == {"hashes": "view", "hash_rows": "table"}
         assert pictures == (len(rows.file_ids) - 1, rows.complete[1:].sum())  # tiny ones: no windows
     assert after == [row for row in before if row[0] != gone] and len(after) < len(before)
+    assert sum(map(len, webp.values())) < sum(map(len, raw.values())) / 2
+    with Image.open(io.BytesIO(next(iter(webp.values())))) as opened:
+        assert (opened.format, opened.size) == ("WEBP", (THUMB, THUMB))
     with open_store(data_index, readonly=True) as scanned:
         again = scanned.index_hashes()
     assert (rows.file_ids == again.file_ids).all() and (rows.variants == again.variants).all()
+
+
+def test_an_upgrade_that_meets_a_thumb_of_the_wrong_length_changes_nothing(old_index):
+    """A raw thumb that is not thumb_size x thumb_size stops the upgrade to v10 before any is converted."""
+    db = old_index(9)
+    with sqlite3.connect(db) as old:
+        for file_id, length in ((1, THUMB * THUMB), (2, 100)):
+            old.execute("INSERT INTO files (id, path, path_bytes, size, mtime_ns, file_digest, pixel_digest, format, "
+                        "width, height, indexed_at) VALUES (?, ?, ?, 1, 1, X'00', X'01', 'JPEG', 1, 1, "
+                        "'2026-12-06T00:00:00Z')", (file_id, f"/{file_id}.jpg", f"/{file_id}.jpg".encode()))
+            old.execute("INSERT INTO signatures (file_id, phash, content_left, content_top, content_right, "
+                        "content_bottom, contrast, mean_r, mean_g, mean_b, thumb_size, thumb) "
+                        "VALUES (?, 0, 0, 0, 1, 1, 9, 1, 1, 1, ?, zeroblob(?))", (file_id, THUMB, length))
+    with pytest.raises(StoreError, match="CHECK constraint failed"):
+        open_store(db)
+    with sqlite3.connect(db) as still:
+        assert still.execute("PRAGMA user_version").fetchone()[0] == 9
+        lengths = still.execute("SELECT length(thumb) FROM signatures ORDER BY file_id").fetchall()
+        assert lengths == [(THUMB * THUMB,), (100,)]
 
 
 def test_an_upgrade_that_would_lose_a_hash_changes_nothing(old_index):

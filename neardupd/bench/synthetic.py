@@ -11,11 +11,13 @@ from neardupd.signature import WINDOWS, Box, Signature
 from neardupd.store import Store
 
 
-def picture(rng: np.random.Generator, thumb: np.ndarray) -> tuple[Signature, Features]:
-    """A signature of uniform random hashes with ``thumb``, and 256 random keypoints."""
+def picture(rng: np.random.Generator, thumb: tuple[bytes, np.ndarray]) -> tuple[Signature, Features]:
+    """A signature of uniform random hashes with ``thumb`` (as :func:`neardupd.thumb_file.as_stored`
+    gives it: made once, it serves many pictures), and 256 random keypoints."""
+    webp, pixels = thumb
     hashes = rng.integers(0, 2**64, 8 + VARIANTS, dtype=np.uint64).tolist()
-    signature = Signature(phash=hashes[0], content_hashes=tuple(hashes[:8]), content_box=Box(), thumb=thumb,
-                          contrast=float(thumb.std()), mean_rgb=(120.0, 110.0, 100.0),
+    signature = Signature(phash=hashes[0], content_hashes=tuple(hashes[:8]), content_box=Box(), thumb=pixels,
+                          thumb_webp=webp, contrast=float(pixels.std()), mean_rgb=(120.0, 110.0, 100.0),
                           window_hashes=tuple(hashes[8:8 + len(WINDOWS)]),
                           rotation_hashes=tuple(hashes[8 + len(WINDOWS):]),
                           colourfulness=30.0, sharpness=0.4)
@@ -24,7 +26,7 @@ def picture(rng: np.random.Generator, thumb: np.ndarray) -> tuple[Signature, Fea
     return signature, keypoints
 
 
-def add_picture(store: Store, number: int, rng: np.random.Generator, thumb: np.ndarray, *,
+def add_picture(store: Store, number: int, rng: np.random.Generator, thumb: tuple[bytes, np.ndarray], *,
                 keypoints: bool = True) -> None:
     """The ``number``-th synthetic picture (a 12 MP JPEG at ``/photos/...``), in the caller's
     transaction; without keypoints, as a picture too small for them."""

@@ -25,7 +25,7 @@ from typing import Self
 
 import numpy as np
 
-from neardupd import feature_blob
+from neardupd import feature_blob, thumb_file
 from neardupd.errors import RowGoneError, SchemaTooNewError, StoreError
 from neardupd.features import Features
 from neardupd.metadata import Metadata
@@ -166,6 +166,8 @@ class SqliteIndex:
         """Apply the migrations this database lacks; return the resulting version."""
         migrations = load_migrations()
         self.refuse_newer(migrations[-1][0] if migrations else 0)
+        # what a migration's SQL cannot do alone (0010 converts the thumbs to WebP)
+        self.connection.create_function("neardupd_thumb_webp", 2, thumb_file.pack_raw, deterministic=True)
         for version, sql in migrations:
             if version <= self.version:
                 continue
@@ -291,7 +293,10 @@ class SqliteIndex:
             "WHERE s.file_id = ?", (file_id,))
         if row is None:
             raise RowGoneError(self.path, f"no signature for file id {file_id}")
-        thumb = np.frombuffer(row[0], dtype=np.uint8).reshape(row[1], row[1])
+        try:  # raw in an index older than schema 10, opened read-only
+            thumb = thumb_file.read(row[0], row[1], webp=self.schema >= 10)
+        except ValueError as err:
+            raise StoreError(self.path, f"file id {file_id}'s thumb cannot be read ({err}): damaged index") from err
         found = feature_blob.unpack(row[13]) if row[13] is not None else None
         return Picture(thumb, row[2], Box(*row[3:7]), (row[7], row[8], row[9]), row[10], row[11], row[12], found,
                        row[14], row[15], row[16])
@@ -347,7 +352,7 @@ class SqliteIndex:
         box = signature.content_box
         self._run("INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   (file_id, to_signed(signature.phash), box.left, box.top, box.right, box.bottom, signature.contrast,
-                   *signature.mean_rgb, signature.thumb.shape[0], signature.thumb.tobytes(), signature.colourfulness,
+                   *signature.mean_rgb, signature.thumb.shape[0], signature.thumb_webp, signature.colourfulness,
                    signature.sharpness))
         self._run(f"INSERT INTO hash_rows (file_id, {', '.join(HASH_COLUMNS)}) "
                   f"VALUES (?{', ?' * len(HASH_COLUMNS)})",
