@@ -6,9 +6,10 @@ same.
 Fills :class:`~neardupd.neighbours.HammingIndex` es with random pictures (a content hash and the 42
 variant hashes the indexer stores: 36 windows, 6 rotated views; uniform random bits, so fewer chance
 near neighbours than real pHashes have and the multi-index search stops later) and times ``nearest``
-with the matcher's own radii at each size and its probes (8 dihedral forms, 42 variants, 36 mirrored
-windows), one of which is planted near a stored picture's hash (each relation and distance up to its
-radius in turn: that picture must be found).
+with the matcher's own radii and stored variants at each size (from ``large_library`` on, no
+windows) and its probes (8 dihedral forms, 42 variants, 36 mirrored windows), one of which is
+planted near a stored picture's hash (each relation searched and distance up to its radius in turn:
+that picture must be found).
 
     python benchmarks/neighbour_scale.py [--sizes 10000 30000 100000 300000] [--queries 20]
 """
@@ -24,7 +25,7 @@ from scale import planted_queries  # benchmarks/scale.py
 
 from neardupd.config import MatchSettings
 from neardupd.neighbours import HammingIndex
-from neardupd.rules import OVERLAP_PAIRS, VARIANTS, search_radii
+from neardupd.rules import OVERLAP_PAIRS, VARIANTS, indexed_variants_from, search_radii
 
 
 def fill(indexes: list[HammingIndex], rng: np.random.Generator, size: int) -> None:
@@ -53,8 +54,8 @@ def stored_pictures(index: HammingIndex, count: int) -> dict[int, tuple[int, lis
     """``count`` stored pictures spread over the index: item -> (content hash, variant hashes)."""
     contents, variants = index._content, index._variant  # noqa: SLF001 - a benchmark's look inside
     items = range(0, len(index), max(1, len(index) // count))
-    return {item: (int(contents.hashes[contents.row_of.get(item), 0]),
-                   variants.hashes[variants.row_of.get(item)].tolist()) for item in items}
+    return {item: (int(contents.hashes[contents.row_of.get(item), 0]),  # variants not indexed: 0
+                   [0] * index.first_variant + variants.hashes[variants.row_of.get(item)].tolist()) for item in items}
 
 
 def main() -> None:
@@ -78,11 +79,13 @@ def main() -> None:
           f" {'listing s':>10} {'same answers':>13} {'planted found':>14}")
     for size in sorted(args.sizes):
         fill([multi] if args.no_scan else [scan, multi], rng, size)
+        for index in (scan, multi):  # as the matcher does: a large library's index keeps no windows
+            index.index_from(indexed_variants_from(settings, size))
         started = time.perf_counter()
         multi.catch_up()  # lists the pictures added since the last size
         listing = time.perf_counter() - started
         planted = planted_queries(rng, stored_pictures(multi, args.queries), args.queries,
-                                  search_radii(settings, size))
+                                  search_radii(settings, size), windows=multi.first_variant == 0)
         queries = [(forms, variants, flipped) for forms, variants, flipped, _, _ in planted]
         multi_ms, multi_answers = timed(multi, queries, settings)
         scan_ms, scan_answers = timed(multi if args.no_scan else scan, queries, settings)

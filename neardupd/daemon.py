@@ -119,7 +119,7 @@ class Daemon:
         with self.notifier.start_extended("opening the index (an upgrade of a large one takes minutes)"):
             self.store: Store = open_store(self.config.database)
         self.asked = serve_queries(self.config.database)  # first: it sets the umask for a moment
-        self._loading = Loading(self.config.database, self.clock)
+        self._loading = Loading(self.config.database, self.config.match, self.clock)
         self.watcher = self._start_watcher()
         self.scheduler = BackgroundScheduler(daemon=True)
         self.scheduler.add_job(lambda: self.request_walk("schedule"), "interval",

@@ -250,6 +250,14 @@ class HashTable:
         self.items = np.concatenate([self.items, np.zeros(grow, dtype=np.int64)])
         self.alive = np.concatenate([self.alive, np.zeros(grow, dtype=bool)])
 
+    def narrowed(self, first_column: int) -> HashTable:
+        """A table of the live rows' columns from ``first_column`` on, in the same order."""
+        table = HashTable(self.width - first_column, multi_index_from=self.multi_index_from,
+                          recent_rows=self.recent_rows, scan_ns=self.scan_ns)
+        live = np.flatnonzero(self.alive[:self.size])
+        table.add_rows(self.items[live], self.hashes[live, first_column:])
+        return table
+
     def remove(self, item: int) -> None:
         row = self.row_of.pop(item)
         if row is not None:

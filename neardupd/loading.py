@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from neardupd.config import MatchSettings
 from neardupd.matcher import Indexes, load_indexes
 from neardupd.store import open_store
 
@@ -15,18 +16,18 @@ from neardupd.store import open_store
 class Loading:
     """:func:`~neardupd.matcher.load_indexes` on a thread of its own, with a read-only connection of its own."""
 
-    def __init__(self, database: Path, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, database: Path, settings: MatchSettings, clock: Callable[[], float] = time.time) -> None:
         self.started = clock()
         self._indexes: Indexes | None = None
         self._error: BaseException | None = None
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._load, args=(database,), name="index-loading", daemon=True)
+        self._thread = threading.Thread(target=self._load, args=(database, settings), name="index-loading", daemon=True)
         self._thread.start()
 
-    def _load(self, database: Path) -> None:
+    def _load(self, database: Path, settings: MatchSettings) -> None:
         try:
             with open_store(database, readonly=True) as store:
-                self._indexes = load_indexes(store)
+                self._indexes = load_indexes(store, settings)
         except BaseException as err:  # noqa: BLE001 - handed to the thread that waits for the indexes
             self._error = err
         finally:

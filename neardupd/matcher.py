@@ -24,13 +24,21 @@ import numpy as np
 
 from neardupd import feature_blob
 from neardupd.analyse import Analysed
-from neardupd.config import Config
+from neardupd.config import Config, MatchSettings
 from neardupd.descriptor_index import INDEXED, DescriptorIndex
 from neardupd.errors import RowGoneError
 from neardupd.features import Features
 from neardupd.neighbours import HammingIndex, Neighbour
 from neardupd.pairs import Scored
-from neardupd.rules import Candidate, judge_all, matchable, new_neighbour_index, search_radii, variants_of
+from neardupd.rules import (
+    Candidate,
+    indexed_variants_from,
+    judge_all,
+    matchable,
+    new_neighbour_index,
+    search_radii,
+    variants_of,
+)
 from neardupd.signature import Picture
 from neardupd.store import Store
 
@@ -72,11 +80,11 @@ class Indexes:
     keypoints: DescriptorIndex
 
 
-def load_indexes(store: Store) -> Indexes:
+def load_indexes(store: Store, settings: MatchSettings) -> Indexes:
     """Both candidate indexes, read from ``store`` in bulk (the daemon reads them on a thread of
     their own with a connection of their own, while it watches)."""
-    neighbours = new_neighbour_index()
     stored = store.index_hashes()
+    neighbours = new_neighbour_index(indexed_variants_from(settings, len(stored.file_ids)))
     neighbours.add_many(stored.file_ids, stored.contents, stored.variants, stored.complete)
     neighbours.catch_up()
     keypoints = DescriptorIndex()
@@ -99,7 +107,7 @@ class Matcher:
         self.store = store
         self.config = config
         self.on_candidates = on_candidates
-        indexes = indexes or load_indexes(store)
+        indexes = indexes or load_indexes(store, config.match)
         self.neighbours, self.keypoints = indexes.neighbours, indexes.keypoints
         self._held: dict[int, tuple[Analysed, Picture]] = {}
         """Held pictures by provisional key: the analysed file, and its picture as stored (the
@@ -220,6 +228,7 @@ class Matcher:
         """Hamming neighbours of the hashes first, nearest first, then pictures sharing keypoints."""
         settings, sig = self.config.match, item.signature
         radius, overlap_radius = search_radii(settings, len(self.neighbours))
+        self.neighbours.index_from(indexed_variants_from(settings, len(self.neighbours)))  # once, at large_library
         hints = self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=radius,
                                         limit=settings.candidates + 1, keep_within=settings.always_within,
                                         contained=sig.flipped_window_hashes, overlap_radius=overlap_radius)

@@ -59,15 +59,23 @@ class HammingIndex:
     ``overlap_pairs`` say which probes meet which stored variants in an ``overlap``: each is
     ``((start, stop), (first, last))``, probes ``start:stop`` of the new picture's variants followed
     by its ``contained`` views, against stored variants ``first:last`` (default: all variants
-    against all)."""
+    against all). Stored variants below ``first_variant`` are not indexed (nor searched): a large
+    library's windows (:meth:`index_from`)."""
 
     def __init__(self, variants: int,
-                 overlap_pairs: Sequence[tuple[tuple[int, int], tuple[int, int]]] = (), *,
+                 overlap_pairs: Sequence[tuple[tuple[int, int], tuple[int, int]]] = (), *, first_variant: int = 0,
                  multi_index_from: int = MULTI_INDEX_FROM, scan_ns: float = SCAN_NS) -> None:
-        self.variants = variants
+        self.variants, self.first_variant = variants, first_variant
         self.overlap_pairs = overlap_pairs or (((0, variants), (0, variants)),)
         self._content = HashTable(1, multi_index_from=multi_index_from, scan_ns=scan_ns)
-        self._variant = HashTable(variants, multi_index_from=multi_index_from, scan_ns=scan_ns)
+        self._variant = HashTable(variants - first_variant, multi_index_from=multi_index_from, scan_ns=scan_ns)
+
+    def index_from(self, variant: int) -> None:
+        """Forget the stored variants below ``variant`` and index none of them from now on (a no-op if
+        they are not indexed already): the search no longer meets them, and memory shrinks."""
+        if variant > self.first_variant:
+            self._variant = self._variant.narrowed(variant - self.first_variant)
+            self.first_variant = variant
 
     def __len__(self) -> int:
         return len(self._content.row_of)
@@ -94,7 +102,7 @@ class HammingIndex:
         for item in items[~complete].tolist():
             self._variant.remove(item)
         if variants.shape[1] == self.variants:
-            self._variant.add_rows(items[complete], variants[complete])
+            self._variant.add_rows(items[complete], variants[complete, self.first_variant:])
 
     def remove(self, item: int) -> None:
         self._content.remove(item)
@@ -118,13 +126,15 @@ class HammingIndex:
         """
         form_probes = np.array(forms, dtype=np.uint64)
         contained_probes = np.array(tuple(variants) + tuple(contained), dtype=np.uint64)
+        base = self.first_variant
         searches = [_Search(self._content, form_probes, SAME, radius),
-                    _Search(self._variant, form_probes, WITHIN, radius),
+                    _Search(self._variant, form_probes, WITHIN, radius, first_variant=base),
                     _Search(self._content, contained_probes, CONTAINS, radius)]
         if len(variants):
             searches += [_Search(self._variant, contained_probes[start:stop], OVERLAP,
-                                 radius if overlap_radius is None else overlap_radius, columns, start)
-                         for (start, stop), columns in self.overlap_pairs]
+                                 radius if overlap_radius is None else overlap_radius,
+                                 (max(first, base) - base, last - base), start, base)
+                         for (start, stop), (first, last) in self.overlap_pairs if last > base]
         searches = [search for search in searches if len(search.probes)]
         self.catch_up()
         nearest: dict[int, tuple[tuple[int, int, int, int], Neighbour]] = {}
@@ -169,6 +179,8 @@ class _Search:
     radius: int
     columns: tuple[int, int] | None = None
     first_probe: int = 0
+    first_variant: int = 0
+    """The stored variant the table's column 0 holds."""
 
     @property
     def steps(self) -> int:
@@ -192,7 +204,7 @@ def _fold(nearest: dict[int, tuple[tuple[int, int, int, int], Neighbour]], rank:
     """Each item's nearest hit so far, with ``hits`` of the ``rank``-th search taken in: the least
     distance, then the first search (SAME, WITHIN, CONTAINS, the overlaps in order), then the lowest
     probe, then the lowest stored hash."""
-    first = search.columns[0] if search.columns else 0
+    first = (search.columns[0] if search.columns else 0) + search.first_variant
     for row, probe, column, distance in zip(*(values.tolist() for values in hits), strict=True):
         item = int(search.table.items[row])
         key = (distance, rank, probe, column)

@@ -45,8 +45,21 @@ def variants_of(sig: Signature) -> tuple[int, ...]:
     return sig.window_hashes + sig.rotation_hashes
 
 
-def new_neighbour_index() -> HammingIndex:
-    return HammingIndex(VARIANTS, OVERLAP_PAIRS)
+def new_neighbour_index(first_variant: int = 0) -> HammingIndex:
+    return HammingIndex(VARIANTS, OVERLAP_PAIRS, first_variant=first_variant)
+
+
+def indexed_variants_from(settings: MatchSettings, pictures: int) -> int:
+    """The first stored variant the hash index keeps in an index of ``pictures``: every one, or in a
+    large library only the rotated views. Its windows are 36 of a picture's 43 indexed hashes (860 B
+    of its 1,021 B in memory at a million pictures), and at the large library's radii the keypoint
+    candidates find the crops they would: with them left out from the first picture, bench-dev strict
+    0.972 -> 0.972, ref 0.981 -> 0.979; augly_unseen 0.859 -> 0.855, 0.898 -> 0.897.
+
+    >>> indexed_variants_from(MatchSettings(), 1_000), indexed_variants_from(MatchSettings(), 1_000_000)
+    (0, 36)
+    """
+    return 0 if pictures < settings.large_library else len(WINDOWS)
 
 
 def search_radii(settings: MatchSettings, pictures: int) -> tuple[int, int]:

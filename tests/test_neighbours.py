@@ -13,6 +13,8 @@ from neardupd.rules import OVERLAP_PAIRS, VARIANTS, search_radii
 from neardupd.signature import WINDOWS
 
 PICTURES = 3_000
+VARIANTS_KEPT = range(len(WINDOWS), VARIANTS)
+"""The rotated views: what a large library's index keeps of a picture's variants."""
 
 
 def _near(rng: np.random.Generator, value: int, distance: int) -> int:
@@ -96,6 +98,31 @@ def _agree(scan: HammingIndex, multi: HammingIndex, probes: list, limit: int, ke
         assert len(expected) >= min(limit, 30)  # the planted pictures are there to be found
         assert multi.nearest(forms, variants, **asked) == expected
         assert multi.nearest(forms, (), **asked) == scan.nearest(forms, (), **asked)
+
+
+def test_an_index_that_stops_keeping_windows_answers_as_one_that_never_had_them():
+    """A large library's index forgets its stored windows (``index_from``) and indexes none from then
+    on: it answers as an index made without them (scanned), with stored variants still named by their
+    number among all variants, and only rotated views met within or by overlap."""
+    rng = np.random.default_rng(7)
+    probes = [_probe(rng) for _ in range(4)]
+    never = HammingIndex(VARIANTS, OVERLAP_PAIRS, first_variant=len(WINDOWS), multi_index_from=10**9)
+    narrowed = HammingIndex(VARIANTS, OVERLAP_PAIRS, multi_index_from=1_000, scan_ns=1e9)
+    item = _fill(rng, (never, narrowed), probes, 0)
+    for gone in range(0, item, 7):
+        never.remove(gone), narrowed.remove(gone)
+    narrowed.index_from(len(WINDOWS))
+    narrowed.index_from(0)  # nothing forgotten comes back
+    _fill(rng, (never, narrowed), probes[:2], 100_000, pictures=2_000)  # indexed without windows from the start
+    assert narrowed._variant.width == len(VARIANTS_KEPT) and len(narrowed) == len(never)  # noqa: SLF001
+    radius, overlap_radius = search_radii(MatchSettings(), 10**6)
+    for forms, variants, flipped in probes:
+        asked = {"radius": radius, "limit": 40, "keep_within": 8, "contained": flipped,
+                 "overlap_radius": overlap_radius}
+        expected = never.nearest(forms, variants, **asked)
+        assert len(expected) >= 3 and narrowed.nearest(forms, variants, **asked) == expected
+        met = {n.variant for n in expected if n.relation in ("within", "overlap")}
+        assert met and met <= set(VARIANTS_KEPT)
 
 
 def test_crowded_listings_answer_as_a_scan_at_the_large_library_radii():
