@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import sqlite3
 
 import pytest
@@ -116,3 +117,26 @@ def test_no_pair_joins_unrelated_pictures(data, data_index):
 
     wrong = [tuple(p) for p in _pairs(data_index) if len({family(x) for x in p}) > 1]
     assert not wrong, wrong[:5]
+
+
+def test_a_large_librarys_index_without_windows_still_finds_crops_by_their_keypoints(tmp_path, data, cli):
+    """With ``large_library = 0`` the index keeps no stored windows and searches the narrower radii
+    from the first picture: a crop scanned after its original (met before by the original's windows)
+    is found by its keypoints, as is every edit, and no pair the default settings do not report. (The
+    crop and the blurred copy, whose keypoints the blur took, are the pair it loses here.)"""
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    shutil.copytree(data / "edits", folder)
+    photo = Image.open(data / "edits/aaa-orig.jpg").convert("RGB")
+    width, height = photo.size
+    photo.crop((int(width * 0.1), int(height * 0.15), int(width * 0.8), int(height * 0.9))).save(folder / "zz-crop.jpg")
+    config = tmp_path / "large.toml"
+    config.write_text("[match]\nlarge_library = 0\n")
+    large, default = tmp_path / "large.sqlite", tmp_path / "default.sqlite"
+    cli("--config", str(config), "scan", "--db", str(large), str(folder))
+    cli("scan", "--db", str(default), str(folder))
+    found, original = _pairs(large), str(folder / "aaa-orig.jpg")
+    copies = [path for path in sorted(folder.glob("*.jpg")) if path.name != "aaa-orig.jpg"]
+    assert len(copies) == 12 and all(frozenset((original, str(copy))) in found for copy in copies)
+    assert set(found) <= set(_pairs(default))
