@@ -64,13 +64,15 @@ class MatchSettings:
     hashes at 50,000 pictures a new picture's dihedral forms already meet ~650 stored windows within
     16 bits by chance, its windows ~15 stored windows within 12; copies further than these radii are
     left to the keypoint candidates. Nor are the stored pictures' windows indexed from then on
-    (:func:`neardupd.rules.indexed_variants_from`): 860 of 1,021 B of memory a picture at a million."""
+    (:func:`neardupd.rules.indexed_variants_from`): 720 of 1,021 B of memory a picture at a million."""
     large_radius: int = 8
     """Radius of the content relations in a large library (expected strangers within it at a million
-    pictures: 0.09 for forms against windows, real pHashes being up to ~50x likelier to meet)."""
+    pictures: 0.04 for all of a new picture's probes, real pHashes being up to ~50x likelier to meet;
+    0.08 for forms against windows alone, when windows were indexed)."""
     large_overlap_radius: int = 5
-    """Window-to-window radius in a large library (expected strangers at a million pictures: 0.0006
-    at 5 bits, 0.35 at 8); it keeps the search to its first two steps of lookups."""
+    """Radius between two rotated views in a large library, whose windows are not indexed (expected
+    strangers at a million pictures: 0.00002 at 5 bits, 0.01 at 8; window to window it was 0.0006 and
+    0.36); it keeps the search to its first two steps of lookups."""
     floor: float = 0.35
     """Pairs scoring below this are not stored at all."""
     threshold: float = 0.65

@@ -116,7 +116,7 @@ class Daemon:
     def _open(self) -> None:
         """The database, the watchers and the query socket at once; the indexes load meanwhile
         (:meth:`_loaded`), and changes wait for them."""
-        with self.notifier.start_extended("opening the index (an upgrade of a large one takes minutes)"):
+        with self.notifier.start_extended("opening the index (an upgrade takes minutes)", stop=self._stop):
             self.store: Store = open_store(self.config.database)
         self.asked = serve_queries(self.config.database)  # first: it sets the umask for a moment
         self._loading = Loading(self.config.database, self.config.match, self.clock)

@@ -51,6 +51,11 @@ class RowGoneError(StoreError):
     """A file's row left the index in another process meanwhile (a clean-up moved the file)."""
 
 
+class DamagedRowError(RowGoneError):
+    """A row that cannot be read (the index is damaged there): its picture is dropped from the
+    searches, as one that left the index is, and a warning says which."""
+
+
 class SchemaTooNewError(StoreError):
     """The database was written by a newer neardupd than this one."""
 

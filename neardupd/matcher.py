@@ -26,7 +26,7 @@ from neardupd import feature_blob
 from neardupd.analyse import Analysed
 from neardupd.config import Config, MatchSettings
 from neardupd.descriptor_index import INDEXED, DescriptorIndex
-from neardupd.errors import RowGoneError
+from neardupd.errors import DamagedRowError, RowGoneError
 from neardupd.features import Features
 from neardupd.neighbours import HammingIndex, Neighbour
 from neardupd.pairs import Scored
@@ -122,6 +122,7 @@ class Matcher:
 
     def add(self, file_id: int, content: int, variants: Sequence[int], found: Features | None) -> None:
         self.neighbours.add(file_id, content, variants)
+        self.neighbours.index_from(indexed_variants_from(self.config.match, len(self.neighbours)))  # at large_library
         if found is not None:
             self.keypoints.add(file_id, found.descriptors, found.pixels())
 
@@ -193,6 +194,10 @@ class Matcher:
         if picture is None:
             try:
                 picture = self.store.picture(file_id)
+            except DamagedRowError as err:
+                log.warning("%s; its picture is dropped from the searches until it is indexed again", err)
+                self.remove(file_id)
+                return None
             except RowGoneError:  # removed by another process since the candidates were checked
                 self._gone(file_id)
                 return None
@@ -228,7 +233,6 @@ class Matcher:
         """Hamming neighbours of the hashes first, nearest first, then pictures sharing keypoints."""
         settings, sig = self.config.match, item.signature
         radius, overlap_radius = search_radii(settings, len(self.neighbours))
-        self.neighbours.index_from(indexed_variants_from(settings, len(self.neighbours)))  # once, at large_library
         hints = self.neighbours.nearest(sig.content_hashes, variants_of(sig), radius=radius,
                                         limit=settings.candidates + 1, keep_within=settings.always_within,
                                         contained=sig.flipped_window_hashes, overlap_radius=overlap_radius)

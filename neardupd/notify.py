@@ -50,14 +50,16 @@ class Notifier:
         self.send(f"STATUS={status}")
 
     @contextmanager
-    def start_extended(self, status: str, every: float = 10.0) -> Iterator[None]:
+    def start_extended(self, status: str, every: float = 10.0,
+                       stop: threading.Event | None = None) -> Iterator[None]:
         """While a start-up step of unknown length runs, ask systemd every ``every`` seconds for
         3 x ``every`` more (EXTEND_TIMEOUT_USEC), so TimeoutStartSec does not stop it half done: an
-        upgrade of a million pictures' index takes minutes, and would start again after each restart."""
+        upgrade of a million pictures' index takes minutes, and would start again after each restart.
+        Not once ``stop`` is set: asked to stop, the process gets TimeoutStopSec, no more."""
         done = threading.Event()
 
         def extend() -> None:
-            while True:
+            while not (stop and stop.is_set()):
                 self.send(f"EXTEND_TIMEOUT_USEC={round(3 * every * 1e6)}", f"STATUS={status}")
                 if done.wait(every):
                     return

@@ -59,6 +59,19 @@ def test_a_long_start_up_step_asks_systemd_for_more_time_until_it_ends(tmp_path)
     assert "start-extended" not in [thread.name for thread in threading.enumerate()]
 
 
+def test_a_process_asked_to_stop_asks_systemd_for_no_more_time(tmp_path):
+    address = str(tmp_path / "notify")
+    stop = threading.Event()
+    stop.set()  # SIGTERM came: TimeoutStopSec applies, an upgrade under way is not waited for
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(address)
+        with Notifier({"NOTIFY_SOCKET": address}).start_extended("upgrading", every=0.01, stop=stop):
+            pass
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # the thread has ended: whatever it sent is here
+            listener.recv(4096)
+
+
 def test_daemon_settings_load(tmp_path):
     path = tmp_path / "good.toml"
     path.write_text('[daemon]\nroots = ["/srv/a", "/srv/b"]\nquiet_period = 2\nexclude = ["*.tmp"]\n')

@@ -15,7 +15,7 @@ from PIL import Image
 from neardupd import thumb_file
 from neardupd.config import Config
 from neardupd.decode import read_stream
-from neardupd.errors import SchemaTooNewError, StoreError
+from neardupd.errors import DamagedRowError, SchemaTooNewError, StoreError
 from neardupd.indexer import Indexer, Outcome
 from neardupd.signature import THUMB
 from neardupd.store import HashRows, load_migrations, open_store
@@ -292,3 +292,28 @@ def test_an_upgrade_that_would_lose_a_hash_changes_nothing(old_index):
     with sqlite3.connect(db) as still:
         assert still.execute("PRAGMA user_version").fetchone()[0] == 8
         assert still.execute("SELECT count(*) FROM hashes").fetchone()[0] == 2
+
+
+def test_a_damaged_thumb_drops_its_picture_from_the_searches_and_the_scan_goes_on(tmp_path, data, cli):
+    """A thumb that is no WebP file, or one of another size, is a damaged row: a scan that meets it
+    as a candidate warns, leaves it out and still finds the other copies."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("aaa-orig.jpg", "shrink-a-little.jpg"):
+        shutil.copy(data / "edits" / name, folder / name)
+    db = tmp_path / "index.sqlite"
+    cli("scan", "--db", str(db), str(folder))
+    small = thumb_file.pack(np.zeros((32, 48), np.uint8))
+    with sqlite3.connect(db) as damaged:
+        rows = damaged.execute("SELECT file_id FROM signatures ORDER BY file_id").fetchall()
+        for (file_id,), thumb in zip(rows, (b"RIFF\0\0\0\0WEBP damaged", small), strict=True):
+            damaged.execute("UPDATE signatures SET thumb = ? WHERE file_id = ?", (thumb, file_id))
+    with open_store(db, readonly=True) as store:
+        for (file_id,) in rows:
+            with pytest.raises(DamagedRowError, match=f"file id {file_id}'s thumb cannot be read"):
+                store.picture(file_id)
+    shutil.copy(data / "edits/shrink-a-lot.jpg", folder / "shrink-a-lot.jpg")
+    scanned = cli("-v", "scan", "--db", str(db), str(folder))
+    assert scanned.stderr.count("thumb cannot be read") == 2 and "dropped from the searches" in scanned.stderr
+    found = cli("query", "--db", str(db), "--local", str(data / "edits/shrink-a-lot.jpg"))
+    assert "shrink-a-lot.jpg" in found.stdout

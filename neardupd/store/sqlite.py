@@ -26,7 +26,7 @@ from typing import Self
 import numpy as np
 
 from neardupd import feature_blob, thumb_file
-from neardupd.errors import RowGoneError, SchemaTooNewError, StoreError
+from neardupd.errors import DamagedRowError, RowGoneError, SchemaTooNewError, StoreError
 from neardupd.features import Features
 from neardupd.metadata import Metadata
 from neardupd.pairs import Scored
@@ -293,10 +293,10 @@ class SqliteIndex:
             "WHERE s.file_id = ?", (file_id,))
         if row is None:
             raise RowGoneError(self.path, f"no signature for file id {file_id}")
-        try:  # raw in an index older than schema 10, opened read-only
-            thumb = thumb_file.read(row[0], row[1], webp=self.schema >= 10)
+        try:
+            thumb = thumb_file.read(row[0], row[1])
         except ValueError as err:
-            raise StoreError(self.path, f"file id {file_id}'s thumb cannot be read ({err}): damaged index") from err
+            raise DamagedRowError(self.path, f"file id {file_id}'s thumb cannot be read ({err})") from err
         found = feature_blob.unpack(row[13]) if row[13] is not None else None
         return Picture(thumb, row[2], Box(*row[3:7]), (row[7], row[8], row[9]), row[10], row[11], row[12], found,
                        row[14], row[15], row[16])
