@@ -145,10 +145,10 @@ def search_figures(path: str, pictures: int, queries: int, rng: np.random.Genera
     stored: dict[int, tuple[int, list[int]]] = {}  # the pictures planted near new ones, spread over the library
     stride = max(1, pictures // queries)
     with open_store(path, readonly=True) as store:
-        rows = store.index_hashes()
+        rows = store.index_hashes(first)  # as the daemon reads them
     index.add_many(rows.file_ids, rows.contents, rows.variants, rows.complete)
-    for row in range(0, len(rows.file_ids), stride):
-        stored[int(rows.file_ids[row])] = (int(rows.contents[row]), rows.variants[row].tolist())
+    for row in range(0, len(rows.file_ids), stride):  # variants not read: 0
+        stored[int(rows.file_ids[row])] = (int(rows.contents[row]), [0] * first + rows.variants[row].tolist())
     loaded = time.perf_counter() - started
     index.catch_up()  # lists it, as the daemon's loading does
     listed = time.perf_counter() - started - loaded

@@ -83,8 +83,9 @@ class Indexes:
 def load_indexes(store: Store, settings: MatchSettings) -> Indexes:
     """Both candidate indexes, read from ``store`` in bulk (the daemon reads them on a thread of
     their own with a connection of their own, while it watches)."""
-    stored = store.index_hashes()
-    neighbours = new_neighbour_index(indexed_variants_from(settings, len(stored.file_ids)))
+    first_variant = indexed_variants_from(settings, store.file_count())
+    stored = store.index_hashes(first_variant)  # a large library's windows are not even read
+    neighbours = new_neighbour_index(first_variant)
     neighbours.add_many(stored.file_ids, stored.contents, stored.variants, stored.complete)
     neighbours.catch_up()
     keypoints = DescriptorIndex()

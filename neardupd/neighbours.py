@@ -92,17 +92,19 @@ class HammingIndex:
     def add(self, item: int, content: int, variants: Sequence[int]) -> None:
         """Index ``item``; pictures too small for variants pass an empty ``variants``."""
         complete = len(variants) == self.variants
+        indexed = variants[self.first_variant:] if complete else [0] * (self.variants - self.first_variant)
         self.add_many(np.array([item], dtype=np.int64), np.array([content], dtype=np.uint64),
-                      np.array([variants if complete else [0] * self.variants], dtype=np.uint64), np.array([complete]))
+                      np.array([indexed], dtype=np.uint64), np.array([complete]))
 
     def add_many(self, items: np.ndarray, contents: np.ndarray, variants: np.ndarray, complete: np.ndarray) -> None:
-        """Index many pictures at once, as ``add`` one by one: ``variants`` one row per picture, of
-        which only those ``complete`` are indexed (the others' pictures were too small for them)."""
+        """Index many pictures at once, as ``add`` one by one: ``variants`` one row per picture of its
+        variants from ``first_variant`` on (what is indexed), of which only those ``complete`` are
+        indexed (the others' pictures were too small for them; none at all: no column)."""
         self._content.add_rows(items, contents[:, None])
         for item in items[~complete].tolist():
             self._variant.remove(item)
-        if variants.shape[1] == self.variants:
-            self._variant.add_rows(items[complete], variants[complete, self.first_variant:])
+        if variants.shape[1]:
+            self._variant.add_rows(items[complete], variants[complete])
 
     def remove(self, item: int) -> None:
         self._content.remove(item)

@@ -17,7 +17,7 @@ from neardupd.config import Config
 from neardupd.decode import read_stream
 from neardupd.errors import DamagedRowError, SchemaTooNewError, StoreError
 from neardupd.indexer import Indexer, Outcome
-from neardupd.signature import THUMB
+from neardupd.signature import ROTATIONS, THUMB, WINDOWS
 from neardupd.store import HashRows, load_migrations, open_store
 
 
@@ -233,10 +233,12 @@ def test_old_indexes_are_read_as_they_are_and_upgraded_to_one_row_of_hashes_and_
     assert raw and {len(thumb) for thumb in raw.values()} == {THUMB * THUMB}
     with open_store(db, readonly=True) as reader:
         as_it_was = reader.index_hashes()
+        rotations_only = reader.index_hashes(len(WINDOWS))  # what a large library's index reads
         assert all(reader.picture(file_id).thumb.tobytes() == thumb for file_id, thumb in raw.items())
     with open_store(db) as store:
         assert store.version == len(load_migrations()) >= 10
         rows = store.index_hashes()
+        assert (store.index_hashes(len(WINDOWS)).variants == rows.variants[:, len(WINDOWS):]).all()
         for file_id, thumb in raw.items():
             stored = thumb_file.as_stored(np.frombuffer(thumb, np.uint8).reshape(THUMB, THUMB))[1]
             assert np.array_equal(store.picture(file_id).thumb, stored)
@@ -244,6 +246,8 @@ def test_old_indexes_are_read_as_they_are_and_upgraded_to_one_row_of_hashes_and_
         store.connection.execute("DELETE FROM files WHERE id = ?", (gone,))
     for field in ("file_ids", "contents", "variants", "complete"):
         assert (getattr(rows, field) == getattr(as_it_was, field)).all()
+    assert rotations_only.variants.shape[1] == len(ROTATIONS) and (rotations_only.complete == rows.complete).all()
+    assert (rotations_only.variants == rows.variants[:, len(WINDOWS):]).all()
     with sqlite3.connect(db) as upgraded:
         webp = dict(upgraded.execute("SELECT file_id, thumb FROM signatures"))
         after = upgraded.execute("SELECT * FROM hashes ORDER BY file_id, kind, form").fetchall()

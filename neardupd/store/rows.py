@@ -48,6 +48,10 @@ class HashRows:
         values = table[:, 2:].view(np.uint64)
         return cls(table[:, 0].copy(), values[:, 0].copy(), values[:, 1:].copy(), table[:, 1] == 1)
 
+    def from_variant(self, first: int) -> HashRows:
+        """The same rows with their variants from ``first`` on."""
+        return HashRows(self.file_ids, self.contents, self.variants[:, first:], self.complete)
+
     @classmethod
     def grouped(cls, table: np.ndarray) -> HashRows:
         """From (file_id, kind: 0 content 1 window 2 rotation, form, signed hash) rows in any order."""

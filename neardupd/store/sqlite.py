@@ -247,20 +247,20 @@ class SqliteIndex:
             "SELECT f.path_bytes, f.size, f.mtime_ns, f.file_digest, s.phash FROM files f "
             "JOIN signatures s ON s.file_id = f.id")]
 
-    def index_hashes(self) -> HashRows:
-        """Every picture's content hash and variant hashes (windows, then rotations) for the neighbour
-        index, in bulk: one row a picture, as integers (1.6 s at 100,000 pictures, benchmarks/scale.py).
-        An index before v9, opened read-only, has a row a hash: read in its stored order (NOT INDEXED)
-        and grouped with numpy."""
+    def index_hashes(self, first_variant: int = 0) -> HashRows:
+        """Every picture's content hash and variant hashes (windows, then rotations) from
+        ``first_variant`` on for the neighbour index, in bulk: one row a picture, as integers (1.6 s at
+        100,000 pictures, benchmarks/scale.py), only the columns asked for. An index before v9, opened
+        read-only, has a row a hash: read in its stored order (NOT INDEXED) and grouped with numpy."""
         if self.schema < 9:
             return HashRows.grouped(self._read_ints(
                 "SELECT file_id, CASE kind WHEN 'content' THEN 0 WHEN 'window' THEN 1 ELSE 2 END, form, hash "
-                "FROM hashes NOT INDEXED WHERE form = 0 OR kind != 'content'", 4))
-        variants = SEARCHED_HASH_COLUMNS[1:]
+                "FROM hashes NOT INDEXED WHERE form = 0 OR kind != 'content'", 4)).from_variant(first_variant)
+        columns = SEARCHED_HASH_COLUMNS[:1] + SEARCHED_HASH_COLUMNS[1 + first_variant:]
+        variants = columns[1:]
         return HashRows.from_columns(self._read_ints(
             f"SELECT file_id, {' AND '.join(f'{name} IS NOT NULL' for name in variants)}, "
-            f"{', '.join(f'ifnull({name}, 0)' for name in SEARCHED_HASH_COLUMNS)} FROM hash_rows",
-            2 + len(SEARCHED_HASH_COLUMNS)))
+            f"{', '.join(f'ifnull({name}, 0)' for name in columns)} FROM hash_rows", 2 + len(columns)))
 
     def _read_ints(self, sql: str, width: int) -> np.ndarray:
         chunks = []
